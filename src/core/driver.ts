@@ -1,0 +1,280 @@
+// Runs one TSGI request from the server side: startResponse/write/body → a transport's ResponseSink.
+
+import { RequestAbortedError, TsgiError, isAbort } from './errors.js';
+import { getHeader, validateHeaders } from './headers.js';
+import { isBodyless, parseStatus } from './status.js';
+import type { App, Body, Chunk, Environ, ExcInfo, HeaderList, StartResponse, Write } from './types.js';
+
+/**
+ * Where a transport receives a response. The driver calls `start` once, then `write` for body bytes,
+ * then exactly one of `end` or `abort`.
+ */
+export interface ResponseSink {
+  /** Status line (validated `"NNN Reason"`) and headers (validated), before any body byte. */
+  start(status: string, headers: HeaderList): void;
+  /** Body bytes. Returns false when the caller should await `drain()` before writing more. */
+  write(chunk: Uint8Array): boolean;
+  /** Resolves when the transport can take more; rejects with RequestAbortedError if the client left. */
+  drain(): Promise<void>;
+  /** The response is complete. */
+  end(): void;
+  /**
+   * The response cannot be completed. If `start` was called, the transport must make the client see
+   * an incomplete response (e.g. close the FastCGI connection without FCGI_END_REQUEST).
+   */
+  abort(error: unknown): void;
+}
+
+/** How a request ended, for the transport's exit code / FastCGI appStatus. */
+export type Outcome = 'complete' | 'failed' | 'aborted';
+
+/** Options for {@link runApp}. */
+export interface DriverOptions {
+  /** Writes one log line (newline included) to the server's log; called for app errors and aborts. */
+  log: (line: string) => void;
+}
+
+const ERROR_BODY = Buffer.from('Internal Server Error\n');
+const ERROR_HEADERS: HeaderList = [
+  ['Content-Type', 'text/plain; charset=utf-8'],
+  ['Content-Length', String(ERROR_BODY.byteLength)],
+];
+const RESOLVED = Promise.resolve();
+
+/**
+ * Calls `app` for one request and drives its response into `sink` (docs/spec.md; PEP 3333 "server
+ * side"). Never throws: app errors follow the error policy — before headers are sent, a generic 500
+ * and a log line; after, the response is cut off with `sink.abort`. The body is closed exactly once.
+ * @returns the outcome: `complete`, `failed` (the app erred) or `aborted` (the client went away).
+ */
+export async function runApp(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Promise<Outcome> {
+  const response = new ResponseState(environ, sink);
+  const startResponse: StartResponse = (status, headers, excInfo) => response.startResponse(status, headers, excInfo);
+  let body: Body | undefined;
+  let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
+  let finished = false;
+  try {
+    body = await app(environ, startResponse);
+    checkBody(body);
+    if (Array.isArray(body)) response.declareLength(body as Chunk[]);
+    iterator =
+      Symbol.asyncIterator in body
+        ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
+        : (body as Iterable<Chunk>)[Symbol.iterator]();
+    for (;;) {
+      const step = iterator.next();
+      const result = step instanceof Promise ? await step : step;
+      if (result.done === true) break;
+      if (environ['tsgi.signal'].aborted) throw new RequestAbortedError();
+      if (!response.send(result.value)) await sink.drain();
+    }
+    finished = true;
+    response.finish();
+    sink.end();
+    return 'complete';
+  } catch (error) {
+    return response.fail(error, options);
+  } finally {
+    await closeBody(body, iterator, finished, options, environ);
+  }
+}
+
+/** The driver's state record (STYLE habit 11): what was started, what was sent. */
+class ResponseState {
+  readonly #environ: Environ;
+  readonly #sink: ResponseSink;
+  #status: string | undefined;
+  #code = 0;
+  #headers: HeaderList = [];
+  #headersSent = false;
+  #aborted = false;
+  #bodyless = false;
+  #declaredLength: number | undefined;
+  #bytesSent = 0;
+  readonly write: Write;
+
+  constructor(environ: Environ, sink: ResponseSink) {
+    this.#environ = environ;
+    this.#sink = sink;
+    this.write = (chunk) => this.#write(chunk);
+  }
+
+  startResponse(status: string, headers: HeaderList, excInfo?: ExcInfo): Write {
+    if (excInfo !== undefined && excInfo !== null) {
+      // PEP 3333: with exc_info, replacing headers is allowed until they are sent; after, re-raise.
+      if (this.#headersSent) throw excInfo;
+    } else if (this.#status !== undefined) {
+      throw new TsgiError(
+        'TSGI_ALREADY_STARTED',
+        'tsgi: startResponse called twice; pass excInfo (the caught error) to replace the headers',
+      );
+    }
+    const { code } = parseStatus(status);
+    validateHeaders(headers);
+    this.#status = status;
+    this.#code = code;
+    this.#headers = headers.slice();
+    this.#bodyless = isBodyless(code, this.#environ.REQUEST_METHOD);
+    const length = getHeader(this.#headers, 'content-length');
+    this.#declaredLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+    return this.write;
+  }
+
+  /** For array bodies: their length is known before the first byte, so say it (like wsgiref). */
+  declareLength(chunks: Chunk[]): void {
+    if (this.#status === undefined || this.#headersSent || this.#declaredLength !== undefined) return;
+    if (this.#code === 204 || this.#code === 304 || this.#code < 200) return;
+    let total = this.#bytesSent;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i];
+      if (typeof chunk === 'string') {
+        total += Buffer.byteLength(chunk);
+      } else if (chunk instanceof Uint8Array) {
+        total += chunk.byteLength;
+      } else {
+        return; // a bad chunk is reported when it is reached
+      }
+    }
+    this.#headers.push(['Content-Length', String(total)]);
+    this.#declaredLength = total;
+  }
+
+  /** Sends one chunk; returns the sink's backpressure answer (true also when nothing was written). */
+  send(chunk: Chunk): boolean {
+    const bytes = toBytes(chunk);
+    if (bytes.byteLength === 0) return true;
+    if (this.#status === undefined) {
+      throw new TsgiError(
+        'TSGI_NO_START_RESPONSE',
+        'tsgi: the body yielded data before startResponse was called; call startResponse first',
+      );
+    }
+    if (this.#aborted) throw new RequestAbortedError();
+    this.#sendHeaders();
+    this.#bytesSent += bytes.byteLength;
+    if (this.#declaredLength !== undefined && this.#bytesSent > this.#declaredLength && !this.#bodyless) {
+      throw new TsgiError(
+        'TSGI_CONTENT_LENGTH_MISMATCH',
+        `tsgi: body is longer than its Content-Length ${this.#declaredLength}`,
+      );
+    }
+    return this.#bodyless ? true : this.#sink.write(bytes);
+  }
+
+  /** The body ended normally: check it against Content-Length and send headers if none went out. */
+  finish(): void {
+    if (this.#environ['tsgi.signal'].aborted) throw new RequestAbortedError();
+    if (this.#status === undefined) {
+      throw new TsgiError('TSGI_NO_START_RESPONSE', 'tsgi: the app returned without calling startResponse');
+    }
+    if (
+      this.#declaredLength !== undefined &&
+      this.#bytesSent !== this.#declaredLength &&
+      !this.#bodyless
+    ) {
+      throw new TsgiError(
+        'TSGI_CONTENT_LENGTH_MISMATCH',
+        `tsgi: body has ${this.#bytesSent} bytes but Content-Length says ${this.#declaredLength}`,
+      );
+    }
+    this.#sendHeaders();
+  }
+
+  /** The error policy (STYLE habit 10). */
+  fail(error: unknown, options: DriverOptions): Outcome {
+    const environ = this.#environ;
+    const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
+    this.#aborted = true;
+    if (isAbort(error) || environ['tsgi.signal'].aborted) {
+      options.log(`tsgi: client went away during ${where}\n`);
+      this.#sink.abort(error);
+      return 'aborted';
+    }
+    const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    if (this.#headersSent) {
+      options.log(`tsgi: error in app after the response started, cutting it off: ${where}: ${detail}\n`);
+      this.#sink.abort(error);
+    } else {
+      options.log(`tsgi: error in app, answering 500: ${where}: ${detail}\n`);
+      this.#headersSent = true;
+      this.#sink.start('500 Internal Server Error', ERROR_HEADERS);
+      if (environ.REQUEST_METHOD !== 'HEAD') this.#sink.write(ERROR_BODY);
+      this.#sink.end();
+    }
+    return 'failed';
+  }
+
+  // `write` only exists once startResponse succeeded, so PEP 3333's "write before start_response"
+  // cannot happen here: the type enforces it.
+  #write(chunk: Chunk): Promise<void> {
+    if (this.#aborted || this.#environ['tsgi.signal'].aborted) return handled(Promise.reject(new RequestAbortedError()));
+    try {
+      if (this.send(chunk)) return RESOLVED;
+    } catch (error) {
+      return handled(Promise.reject(error));
+    }
+    return handled(this.#sink.drain());
+  }
+
+  #sendHeaders(): void {
+    if (this.#headersSent) return;
+    this.#headersSent = true;
+    this.#sink.start(this.#status as string, this.#headers);
+  }
+}
+
+function toBytes(chunk: Chunk): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new TsgiError(
+    'TSGI_BAD_CHUNK',
+    `tsgi: body chunks must be Uint8Array or string, got ${describe(chunk)}`,
+  );
+}
+
+function checkBody(body: unknown): asserts body is Body {
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    throw new TsgiError('TSGI_BAD_BODY', 'tsgi: the app returned a bare string/bytes; return [body] instead');
+  }
+  if (
+    body === null ||
+    typeof body !== 'object' ||
+    !(Symbol.iterator in body || Symbol.asyncIterator in body)
+  ) {
+    throw new TsgiError(
+      'TSGI_BAD_BODY',
+      `tsgi: the app must return an iterable or async iterable of chunks, got ${describe(body)}`,
+    );
+  }
+}
+
+async function closeBody(
+  body: Body | undefined,
+  iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
+  finished: boolean,
+  options: DriverOptions,
+  environ: Environ,
+): Promise<void> {
+  try {
+    if (body !== undefined && typeof body.close === 'function') {
+      await body.close();
+    } else if (iterator !== undefined && !finished && typeof iterator.return === 'function') {
+      await iterator.return();
+    }
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    options.log(`tsgi: error closing the body of ${environ.REQUEST_METHOD} ${environ.PATH_INFO}: ${detail}\n`);
+  }
+}
+
+function handled(promise: Promise<void>): Promise<void> {
+  // An app may call write() without awaiting it; a rejection it never sees must not crash the process.
+  promise.catch(() => {});
+  return promise;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}

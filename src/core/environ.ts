@@ -1,0 +1,121 @@
+// Builds the TSGI environ from CGI/FastCGI meta-variables, on the server side; every quirk lives here.
+
+import { TsgiError } from './errors.js';
+import type { Environ, ErrorStream, InputStream } from './types.js';
+
+/** The parts of an environ that come from the transport rather than from meta-variables. */
+export interface EnvironContext {
+  /** Makes `tsgi.input` once CONTENT_LENGTH is validated (`undefined` when the request has none). */
+  input: (contentLength: number | undefined) => InputStream;
+  errors: ErrorStream;
+  signal: AbortSignal;
+  multithread: boolean;
+  multiprocess: boolean;
+  runOnce: boolean;
+  /**
+   * The app's mount point, when the operator gives one (`--script-name`): SCRIPT_NAME becomes this and
+   * PATH_INFO the rest of the path, whatever split the front server made. `"/"` means the root.
+   */
+  scriptName?: string | undefined;
+  /** Server extension keys (e.g. `fastcgi.request_id`), copied as-is. */
+  extensions?: Record<string, unknown>;
+}
+
+const VERSION = Object.freeze([1, 0] as const);
+const DIGITS_RE = /^\d+$/;
+
+/**
+ * Turns the front server's meta-variables into a normalised environ (docs/spec.md "environ").
+ * @param params - name/value pairs as the front server sent them (CGI: process.env; FastCGI: PARAMS).
+ * @param context - transport streams, flags and options.
+ * @returns a fresh environ; `params` is not modified.
+ * @throws {TsgiError} code `TSGI_BAD_CONTENT_LENGTH` when CONTENT_LENGTH is present but not a decimal
+ *   number (RFC 3875 §4.1.2): transports answer 400 without calling the app.
+ * @see RFC 3875 §4.1
+ */
+export function buildEnviron(
+  params: Iterable<readonly [string, string]> | Record<string, string | undefined>,
+  context: EnvironContext,
+): Environ {
+  const env: Record<string, unknown> = {};
+  if (Symbol.iterator in params) {
+    for (const [name, value] of params as Iterable<readonly [string, string]>) env[name] = value;
+  } else {
+    for (const name in params) {
+      const value = params[name];
+      if (value !== undefined) env[name] = value;
+    }
+  }
+
+  // httpoxy: a "Proxy:" request header arrives as HTTP_PROXY, which HTTP clients read as their proxy.
+  delete env.HTTP_PROXY;
+
+  // nginx's stock fastcgi_params send CONTENT_TYPE and CONTENT_LENGTH empty on every bodyless request.
+  if (env.CONTENT_TYPE === '') delete env.CONTENT_TYPE;
+  if (env.CONTENT_LENGTH === '') delete env.CONTENT_LENGTH;
+  // Some fronts also pass the body headers as HTTP_*; RFC 3875 §4.1.18 says they are CONTENT_*.
+  moveHeader(env, 'HTTP_CONTENT_TYPE', 'CONTENT_TYPE');
+  moveHeader(env, 'HTTP_CONTENT_LENGTH', 'CONTENT_LENGTH');
+  const length = env.CONTENT_LENGTH;
+  if (length !== undefined && (typeof length !== 'string' || !DIGITS_RE.test(length))) {
+    throw new TsgiError('TSGI_BAD_CONTENT_LENGTH', `tsgi: invalid CONTENT_LENGTH ${JSON.stringify(length)}`);
+  }
+
+  env.REQUEST_METHOD = stringOr(env.REQUEST_METHOD, 'GET');
+  env.QUERY_STRING = stringOr(env.QUERY_STRING, '');
+  env.SERVER_NAME = stringOr(env.SERVER_NAME, 'localhost');
+  env.SERVER_PROTOCOL = stringOr(env.SERVER_PROTOCOL, 'HTTP/1.0');
+  splitPath(env, context.scriptName);
+
+  const https = typeof env.HTTPS === 'string' ? env.HTTPS.toLowerCase() : '';
+  const scheme =
+    https === 'on' || https === '1' || String(env.REQUEST_SCHEME).toLowerCase() === 'https' ? 'https' : 'http';
+  env.SERVER_PORT = stringOr(env.SERVER_PORT, scheme === 'https' ? '443' : '80');
+
+  env['tsgi.version'] = VERSION;
+  env['tsgi.url_scheme'] = scheme;
+  env['tsgi.input'] = context.input(length === undefined ? undefined : Number(length));
+  env['tsgi.errors'] = context.errors;
+  env['tsgi.multithread'] = context.multithread;
+  env['tsgi.multiprocess'] = context.multiprocess;
+  env['tsgi.run_once'] = context.runOnce;
+  env['tsgi.signal'] = context.signal;
+  if (context.extensions !== undefined) Object.assign(env, context.extensions);
+  return env as Environ;
+}
+
+function splitPath(env: Record<string, unknown>, mount: string | undefined): void {
+  let scriptName = stringOr(env.SCRIPT_NAME, '');
+  let pathInfo = stringOr(env.PATH_INFO, '');
+  if (mount !== undefined) {
+    // The operator knows where the app is mounted: rebuild the split from the whole path, so every
+    // front presents the same SCRIPT_NAME/PATH_INFO (nginx's stock params and Apache mod_proxy_fcgi
+    // put the whole path in SCRIPT_NAME; see docs/front-servers.md).
+    const root = mount.replace(/\/+$/, '');
+    const full = scriptName + pathInfo;
+    if (full === root || full.startsWith(root + '/')) {
+      scriptName = root;
+      pathInfo = full.slice(root.length);
+    }
+  } else if (scriptName.endsWith('/')) {
+    // SCRIPT_NAME "/" (lighttpd's root mount, hand-written nginx configs) would make URL rebuilding
+    // produce "//": PEP 3333 keeps the slash in PATH_INFO instead.
+    const trimmed = scriptName.replace(/\/+$/, '');
+    pathInfo = scriptName.slice(trimmed.length) + pathInfo;
+    pathInfo = pathInfo.replace(/^\/+/, '/');
+    scriptName = trimmed;
+  }
+  env.SCRIPT_NAME = scriptName;
+  env.PATH_INFO = pathInfo;
+}
+
+function moveHeader(env: Record<string, unknown>, from: string, to: string): void {
+  if (from in env) {
+    if (env[to] === undefined && env[from] !== '') env[to] = env[from];
+    delete env[from];
+  }
+}
+
+function stringOr(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : fallback;
+}

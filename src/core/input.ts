@@ -1,0 +1,182 @@
+// Implements tsgi.input, the request body stream, between a transport (producer) and the app (consumer).
+
+import { RequestAbortedError, TsgiError } from './errors.js';
+import type { InputStream } from './types.js';
+
+/** How the input asks its transport to stop and restart delivering bytes (backpressure). */
+export interface InputSource {
+  /** The buffer is above its high-water mark: stop delivering (e.g. `socket.pause()`). */
+  pause(): void;
+  /** The app has drained the buffer: deliver more. */
+  resume(): void;
+}
+
+/** Options for {@link BodyInput}. */
+export interface BodyInputOptions {
+  /** CONTENT_LENGTH as a number; `undefined` when the front server sent none (read to the stream's end). */
+  contentLength: number | undefined;
+  /** The transport's pause/resume hooks; omit when the producer needs no backpressure. */
+  source?: InputSource;
+  /** Bytes buffered before the source is paused. Default 65536. */
+  highWaterMark?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/**
+ * The request body as a bounded, pull-driven stream (docs/spec.md "tsgi.input").
+ * The transport calls `push`/`end`/`fail`; the app calls `read`/`readAll` or iterates.
+ * Bytes beyond CONTENT_LENGTH are dropped; a stream that ends short of it makes the reader throw
+ * RequestAbortedError (RFC 3875 §4.1.2: the length is what the server promised).
+ */
+export class BodyInput implements InputStream {
+  readonly #contentLength: number | undefined;
+  readonly #source: InputSource | undefined;
+  readonly #highWaterMark: number;
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  #received = 0;
+  #ended = false;
+  #error: unknown = undefined;
+  #paused = false;
+  #discarding = false;
+  #waiter: ((value: void) => void) | undefined;
+
+  constructor(options: BodyInputOptions) {
+    this.#contentLength = options.contentLength;
+    this.#source = options.source;
+    this.#highWaterMark = options.highWaterMark ?? 65536;
+    if (this.#contentLength === 0) this.#ended = true;
+  }
+
+  /** Bytes accepted from the transport so far (at most CONTENT_LENGTH). */
+  get bytesReceived(): number {
+    return this.#received;
+  }
+
+  /** True once the body is complete (all of CONTENT_LENGTH, or the transport's end). */
+  get complete(): boolean {
+    return this.#ended && this.#error === undefined;
+  }
+
+  /** Transport side: a chunk of body bytes arrived. */
+  push(chunk: Uint8Array): void {
+    if (this.#ended || this.#error !== undefined || chunk.byteLength === 0) return;
+    const limit = this.#contentLength;
+    if (limit !== undefined && this.#received + chunk.byteLength >= limit) {
+      chunk = chunk.subarray(0, limit - this.#received);
+      this.#ended = true;
+    }
+    this.#received += chunk.byteLength;
+    if (!this.#discarding && chunk.byteLength > 0) {
+      this.#queue.push(chunk);
+      this.#queued += chunk.byteLength;
+      if (this.#queued >= this.#highWaterMark && !this.#paused && !this.#ended) {
+        this.#paused = true;
+        this.#source?.pause();
+      }
+    }
+    this.#wake();
+  }
+
+  /** Transport side: the stream ended (FastCGI empty FCGI_STDIN, or stdin EOF). */
+  end(): void {
+    if (this.#ended || this.#error !== undefined) return;
+    const limit = this.#contentLength;
+    if (limit !== undefined && this.#received < limit) {
+      this.fail(
+        new RequestAbortedError(`tsgi: request body ended after ${this.#received} of ${limit} bytes`),
+      );
+      return;
+    }
+    this.#ended = true;
+    this.#wake();
+  }
+
+  /** Transport side: the request was aborted; pending and later reads reject with `error`. */
+  fail(error: unknown): void {
+    // A body that already arrived whole stays readable: the abort is for the response side.
+    if (this.#error !== undefined || this.#ended) return;
+    this.#error = error;
+    this.#wake();
+  }
+
+  /**
+   * Server side, after the app returned: drop what is buffered and what still arrives, and let the
+   * transport run at full speed so the stream can be consumed to its end (FastCGI keep-conn).
+   */
+  discard(): void {
+    this.#discarding = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#resumeSource();
+  }
+
+  /** True while the transport should deliver no more bytes. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    for (;;) {
+      const chunk = this.#queue.shift();
+      if (chunk !== undefined) {
+        this.#queued -= chunk.byteLength;
+        if (this.#queued < this.#highWaterMark) this.#resumeSource();
+        return chunk;
+      }
+      if (this.#error !== undefined) throw this.#error;
+      if (this.#ended) return null;
+      this.#resumeSource();
+      await new Promise<void>((resolve) => {
+        this.#waiter = resolve;
+      });
+    }
+  }
+
+  async readAll(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) {
+      total += chunk.byteLength;
+      if (total > maxBytes) {
+        throw new TsgiError('TSGI_BODY_TOO_LARGE', `tsgi: request body exceeds ${maxBytes} bytes`);
+      }
+      chunks.push(chunk);
+    }
+    if (chunks.length === 1) return chunks[0] ?? EMPTY;
+    const all = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      all.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return all;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: async () => {
+        const chunk = await this.read();
+        return chunk === null ? DONE : { done: false, value: chunk };
+      },
+      return: async () => DONE,
+    };
+  }
+
+  #resumeSource(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source?.resume();
+    }
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter();
+    }
+  }
+}

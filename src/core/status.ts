@@ -1,0 +1,40 @@
+// Parses and checks response status lines from the app side of TSGI (PEP 3333 "status"; RFC 9110 §15).
+
+import { TsgiError } from './errors.js';
+
+/** A parsed `"NNN Reason"` status line. */
+export interface Status {
+  /** 100–599. */
+  code: number;
+  /** The reason phrase as given (may be empty). */
+  reason: string;
+}
+
+// Three digits 100-599, one space, then printable text (tab allowed, no controls, nothing above U+00FF).
+const STATUS_RE = /^([1-5]\d\d) ([\t\x20-\x7e\x80-\xff]*)$/;
+
+/**
+ * Parses an app's status line.
+ * @param status - `"200 OK"` form (PEP 3333): a code 100–599, one space, a reason phrase.
+ * @returns `{ code, reason }`.
+ * @throws {TsgiError} code `TSGI_BAD_STATUS` naming the bad value when it is not in that form
+ *   (this is what keeps CR/LF/NUL out of the status line on the wire).
+ */
+export function parseStatus(status: string): Status {
+  const match = typeof status === 'string' ? STATUS_RE.exec(status) : null;
+  if (match === null) {
+    throw new TsgiError(
+      'TSGI_BAD_STATUS',
+      `tsgi: invalid status ${JSON.stringify(status)}; use "NNN Reason" like "200 OK"`,
+    );
+  }
+  return { code: Number(match[1]), reason: match[2] ?? '' };
+}
+
+/**
+ * Whether a response must go out without body bytes: HEAD requests and 1xx/204/304 responses
+ * (RFC 9110 §9.3.2, §15.3.5, §15.4.5).
+ */
+export function isBodyless(code: number, requestMethod: string): boolean {
+  return requestMethod === 'HEAD' || code < 200 || code === 204 || code === 304;
+}

@@ -1,0 +1,281 @@
+// Tests the driver's state rules and error policy (docs/spec.md; PEP 3333 "start_response", "close").
+
+import { describe, expect, it } from 'vitest';
+import { runApp } from '../../src/core/driver.js';
+import { RequestAbortedError, TsgiError } from '../../src/core/errors.js';
+import type { App, Body } from '../../src/core/types.js';
+import { recordingSink, testEnviron } from '../helpers/recording-sink.js';
+
+async function drive(app: App, params: Record<string, string> = {}, writeReturns = true) {
+  const { environ, controller } = testEnviron(params);
+  const { sink, rec, drainNow } = recordingSink({ writeReturns });
+  const logs: string[] = [];
+  const outcome = runApp(app, environ, sink, { log: (line) => logs.push(line) });
+  return { outcome, rec, logs, controller, drainNow };
+}
+
+const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString();
+
+/** A body whose close() calls are counted (PEP 3333 "close"). */
+function closable(chunks: string[], onClose: () => void): Body {
+  return { [Symbol.iterator]: () => chunks[Symbol.iterator](), close: onClose };
+}
+
+describe('driver: normal responses', () => {
+  it('sends an array body with a Content-Length computed from its chunks', async () => {
+    const { outcome, rec } = await drive((_env, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return ['hello ', Buffer.from('wörld')];
+    });
+    expect(await outcome).toBe('complete');
+    expect(rec.status).toBe('200 OK');
+    expect(rec.headers).toEqual([
+      ['Content-Type', 'text/plain'],
+      ['Content-Length', String(Buffer.byteLength('hello wörld'))],
+    ]);
+    expect(text(rec.body)).toBe('hello wörld');
+    expect(rec.events.at(-1)).toBe('end');
+  });
+
+  it('sends headers lazily, with the first non-empty chunk (PEP 3333 "buffering")', async () => {
+    const seen: string[] = [];
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      start('200 OK', []);
+      yield '';
+      seen.push(rec.events.length === 0 ? 'nothing sent yet' : 'sent');
+      yield 'a';
+      seen.push(rec.events.join(','));
+    });
+    expect(await outcome).toBe('complete');
+    expect(seen).toEqual(['nothing sent yet', 'start 200 OK,write a']);
+  });
+
+  it('sends headers at the end when the body yields no bytes', async () => {
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      start('204 No Content', [['X-A', '1']]);
+    });
+    expect(await outcome).toBe('complete');
+    expect(rec.events).toEqual(['start 204 No Content', 'end']);
+  });
+
+  it('lets excInfo replace headers that are not sent yet (PEP 3333 "exc_info")', async () => {
+    const { outcome, rec } = await drive((_env, start) => {
+      start('200 OK', [['X-First', '1']]);
+      start('503 Busy', [['Retry-After', '5']], new Error('handled'));
+      return ['later'];
+    });
+    expect(await outcome).toBe('complete');
+    expect(rec.status).toBe('503 Busy');
+    expect(rec.headers?.[0]).toEqual(['Retry-After', '5']);
+  });
+
+  it('honours backpressure: write() waits for drain when the sink is full', async () => {
+    let resolved = false;
+    const { outcome, rec, drainNow } = await drive(async (_env, start) => {
+      const write = start('200 OK', []);
+      await write('one').then(() => {
+        resolved = true;
+      });
+      return [];
+    }, {}, false);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(resolved).toBe(false);
+    expect(rec.events).toEqual(['start 200 OK', 'write one', 'drain']);
+    drainNow();
+    expect(await outcome).toBe('complete');
+    expect(resolved).toBe(true);
+  });
+
+  it('iterates a HEAD body but sends no bytes, keeping Content-Length (RFC 9110 §9.3.2)', async () => {
+    let iterated = false;
+    const { outcome, rec } = await drive(
+      (_env, start) => {
+        start('200 OK', [['Content-Length', '5']]);
+        return (function* () {
+          iterated = true;
+          yield 'hello';
+        })();
+      },
+      { REQUEST_METHOD: 'HEAD' },
+    );
+    expect(await outcome).toBe('complete');
+    expect(iterated).toBe(true);
+    expect(rec.body).toEqual([]);
+    expect(rec.headers).toEqual([['Content-Length', '5']]);
+  });
+});
+
+describe('driver: the app breaks a rule', () => {
+  it('throws TSGI_ALREADY_STARTED on a second startResponse without excInfo', async () => {
+    let caught: unknown;
+    const { outcome, rec } = await drive((_env, start) => {
+      start('200 OK', []);
+      try {
+        start('201 Created', []);
+      } catch (error) {
+        caught = error;
+      }
+      return ['x'];
+    });
+    expect(await outcome).toBe('complete');
+    expect((caught as TsgiError).code).toBe('TSGI_ALREADY_STARTED');
+    expect(rec.status).toBe('200 OK');
+  });
+
+  it('fails the request when the app returns without ever calling startResponse', async () => {
+    const { outcome, rec, logs } = await drive(() => []);
+    expect(await outcome).toBe('failed');
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(logs.join('')).toContain('without calling startResponse');
+  });
+
+  it('answers 500 with a generic body when the app throws before starting, and logs the detail', async () => {
+    const { outcome, rec, logs } = await drive(() => {
+      throw new Error('secret-internal-detail');
+    });
+    expect(await outcome).toBe('failed');
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(text(rec.body)).toBe('Internal Server Error\n');
+    expect(text(rec.body)).not.toContain('secret');
+    expect(logs.join('')).toContain('secret-internal-detail');
+  });
+
+  it('cuts the response off when the app throws after the headers went out', async () => {
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      start('200 OK', []);
+      yield 'partial';
+      throw new Error('late');
+    });
+    expect(await outcome).toBe('failed');
+    expect(rec.events).toEqual(['start 200 OK', 'write partial', 'abort']);
+    expect(rec.ended).toBe(false);
+  });
+
+  it('re-throws excInfo when headers were already sent (PEP 3333)', async () => {
+    const original = new Error('boom');
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      start('200 OK', []);
+      yield 'sent';
+      start('500 Oops', [], original);
+    });
+    expect(await outcome).toBe('failed');
+    expect(rec.aborted).toBe(original);
+  });
+
+  it.each([
+    ['a CR LF in a header value', '200 OK', [['X-Bad', 'a\r\nSet-Cookie: evil=1']]],
+    ['a NUL in a header value', '200 OK', [['X-Bad', 'a\0b']]],
+    ['a header name with a space', '200 OK', [['Bad Name', 'x']]],
+    ['a Status header', '200 OK', [['Status', '302 Found']]],
+    ['a hop-by-hop header', '200 OK', [['Transfer-Encoding', 'chunked']]],
+    ['a status without a reason', '200', []],
+    ['a status with CR LF', '200 OK\r\nX-Injected: 1', []],
+  ] as const)('rejects %s: 500, and the bad value never reaches the wire', async (_name, status, headers) => {
+    const { outcome, rec } = await drive((_env, start) => {
+      start(status, headers as unknown as Array<[string, string]>);
+      return ['x'];
+    });
+    expect(await outcome).toBe('failed');
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(JSON.stringify(rec.headers)).not.toMatch(/evil|Injected|chunked/);
+  });
+
+  it('rejects a bare string body, saying to return [body]', async () => {
+    const { outcome, logs } = await drive(((_env: unknown, start: (s: string, h: []) => void) => {
+      start('200 OK', []);
+      return 'hello';
+    }) as unknown as App);
+    expect(await outcome).toBe('failed');
+    expect(logs.join('')).toContain('return [body]');
+  });
+
+  it('cuts off a body shorter than its Content-Length', async () => {
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      start('200 OK', [['Content-Length', '10']]);
+      yield 'short';
+    });
+    expect(await outcome).toBe('failed');
+    expect(rec.events).toEqual(['start 200 OK', 'write short', 'abort']);
+  });
+
+  it('fails a body that yields data before startResponse', async () => {
+    const { outcome, logs } = await drive(async function* () {
+      yield 'too early';
+    });
+    expect(await outcome).toBe('failed');
+    expect(logs.join('')).toContain('before startResponse was called');
+  });
+});
+
+describe('driver: closing the body exactly once (PEP 3333 "close")', () => {
+  it('calls close() once on success', async () => {
+    let closed = 0;
+    const { outcome } = await drive((_env, start) => {
+      start('200 OK', []);
+      return closable(['a', 'b'], () => void closed++);
+    });
+    expect(await outcome).toBe('complete');
+    expect(closed).toBe(1);
+  });
+
+  it('calls close() once when the body fails mid-way', async () => {
+    let closed = 0;
+    const { outcome } = await drive((_env, start) => {
+      start('200 OK', []);
+      const body: Body = {
+        *[Symbol.iterator]() {
+          yield 'a';
+          throw new Error('mid-way');
+        },
+        close: () => void closed++,
+      };
+      return body;
+    });
+    expect(await outcome).toBe('failed');
+    expect(closed).toBe(1);
+  });
+
+  it("runs a generator's finally block when the client goes away", async () => {
+    let finallyRan = 0;
+    const { outcome, controller } = await drive(async function* (_env, start) {
+      start('200 OK', []);
+      try {
+        for (;;) {
+          yield 'tick';
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      } finally {
+        finallyRan++;
+      }
+    });
+    setTimeout(() => controller.abort(new RequestAbortedError()), 20);
+    expect(await outcome).toBe('aborted');
+    expect(finallyRan).toBe(1);
+  });
+
+  it('logs an error thrown by close() without changing the response', async () => {
+    const { outcome, rec, logs } = await drive((_env, start) => {
+      start('200 OK', []);
+      return closable(['ok'], () => {
+        throw new Error('close failed');
+      });
+    });
+    expect(await outcome).toBe('complete');
+    expect(text(rec.body)).toBe('ok');
+    expect(logs.join('')).toContain('close failed');
+  });
+
+  it('rejects write() after the client went away without an unhandled rejection', async () => {
+    let rejection: unknown;
+    const { outcome, controller } = await drive(async (_env, start) => {
+      const write = start('200 OK', []);
+      await new Promise((r) => setTimeout(r, 1));
+      controller.abort();
+      void write('ignored'); // not awaited: must not crash the process
+      rejection = await write('awaited').catch((error: unknown) => error);
+      return [];
+    });
+    expect(await outcome).toBe('aborted');
+    expect(rejection).toBeInstanceOf(RequestAbortedError);
+  });
+});
