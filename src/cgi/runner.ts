@@ -1,0 +1,128 @@
+// Implements CGI (RFC 3875) from the script side: process.env + stdin → one TSGI request → stdout.
+
+import type { Readable, Writable } from 'node:stream';
+import { encodeCgiHead } from '../core/cgi-response.js';
+import { runApp, type Outcome, type ResponseSink } from '../core/driver.js';
+import { buildEnviron } from '../core/environ.js';
+import { RequestAbortedError } from '../core/errors.js';
+import { BodyInput } from '../core/input.js';
+import type { App, ErrorStream, HeaderList } from '../core/types.js';
+
+/** Options for {@link runCgi}; the defaults are the process's own streams and environment. */
+export interface CgiOptions {
+  /** Meta-variables (RFC 3875 §4.1). Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** The request body. Default `process.stdin`. */
+  stdin?: Readable;
+  /** Where the response goes. Default `process.stdout`. */
+  stdout?: Writable;
+  /** The error stream (`tsgi.errors`, the front server's error log). Default `process.stderr`. */
+  stderr?: Writable;
+  /** The app's mount point, overriding the front server's SCRIPT_NAME/PATH_INFO split. */
+  scriptName?: string;
+}
+
+/**
+ * Serves one CGI request with `app` (RFC 3875): builds the environ from the meta-variables, gives
+ * the app exactly CONTENT_LENGTH bytes of stdin as `tsgi.input`, and streams `Status:` + headers +
+ * body to stdout (RFC 3875 §6). Nothing is written to stdout before the header block.
+ * @returns the process exit code: 0 when the response completed, 1 when the app failed or the
+ *   client went away (the response was a 500 or was cut off).
+ * @example
+ * import { runCgi } from 'tsgi';
+ * process.exitCode = await runCgi(app);
+ */
+export async function runCgi(app: App, options: CgiOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const stdin = options.stdin ?? process.stdin;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const log = (line: string): void => void stderr.write(line);
+  const errors: ErrorStream = { write: log };
+  const controller = new AbortController();
+
+  let environ;
+  try {
+    environ = buildEnviron(env, {
+      input: (contentLength) => stdinInput(stdin, contentLength),
+      errors,
+      signal: controller.signal,
+      multithread: false,
+      multiprocess: true,
+      runOnce: true,
+      scriptName: options.scriptName,
+    });
+  } catch (error) {
+    // A CONTENT_LENGTH that is not a number: the front server is broken; answer 400, call no app.
+    log(`${error instanceof Error ? error.message : String(error)}\n`);
+    stdout.write(encodeCgiHead('400 Bad Request', [['Content-Type', 'text/plain']]));
+    stdout.write('Bad Request\n');
+    return 1;
+  }
+
+  // The front server closing our stdout means the client went away (EPIPE).
+  const onStdoutError = (error: unknown): void => controller.abort(new RequestAbortedError(undefined, { cause: error }));
+  stdout.on('error', onStdoutError);
+  const outcome: Outcome = await runApp(app, environ, stdoutSink(stdout, controller.signal), { log });
+  stdout.off('error', onStdoutError);
+  stopReading(stdin);
+  return outcome === 'complete' ? 0 : 1;
+}
+
+/** tsgi.input over stdin: exactly CONTENT_LENGTH bytes (RFC 3875 §4.2); none when there is no length. */
+function stdinInput(stdin: Readable, contentLength: number | undefined): BodyInput {
+  // CGI has no other end-of-body marker: without CONTENT_LENGTH there is no body (RFC 3875 §4.2).
+  const input = new BodyInput({
+    contentLength: contentLength ?? 0,
+    source: { pause: () => stdin.pause(), resume: () => stdin.resume() },
+  });
+  if (!input.complete) {
+    stdin.on('data', (chunk: Buffer) => {
+      input.push(chunk);
+      if (input.complete) stopReading(stdin);
+    });
+    stdin.on('end', () => input.end());
+    stdin.on('error', (error) => input.fail(new RequestAbortedError('cgi: error reading stdin', { cause: error })));
+  }
+  return input;
+}
+
+function stopReading(stdin: Readable): void {
+  stdin.pause();
+  if (stdin !== process.stdin) return;
+  // Let the process exit even if the front server keeps our stdin open.
+  stdin.destroy();
+}
+
+function stdoutSink(stdout: Writable, signal: AbortSignal): ResponseSink {
+  return {
+    start(status: string, headers: HeaderList): void {
+      stdout.write(encodeCgiHead(status, headers));
+    },
+    write(chunk: Uint8Array): boolean {
+      return stdout.write(chunk);
+    },
+    drain(): Promise<void> {
+      if (signal.aborted) return Promise.reject(new RequestAbortedError());
+      return new Promise((resolve, reject) => {
+        const onDrain = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          stdout.off('drain', onDrain);
+          reject(new RequestAbortedError());
+        };
+        stdout.once('drain', onDrain);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+    end(): void {
+      // stdout stays open: the process exits when the event loop empties, flushing it.
+    },
+    abort(): void {
+      // RFC 3875 has no way to say "incomplete": the exit code and the log line are what we have; a
+      // client sees the truncation only when the app set Content-Length (docs/spec.md "Error handling").
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// Opens the daemon's listening socket: tcp host:port, a unix socket, or one inherited on fd 0.
+
+import { lstatSync, chmodSync, unlinkSync, fstatSync } from 'node:fs';
+import { connect, type Server } from 'node:net';
+import { TsgiError } from '../core/errors.js';
+import { FCGI_LISTENSOCK_FILENO } from '../fastcgi/constants.js';
+
+/** Where the daemon listens. */
+export type ListenAddress =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'unix'; path: string }
+  | { kind: 'fd'; fd: number };
+
+/** Default permissions of a unix socket the daemon creates: owner and group may connect (as PHP-FPM). */
+export const DEFAULT_SOCKET_MODE = 0o660;
+
+/**
+ * Parses a `--listen` value.
+ * - `127.0.0.1:9000`, `[::1]:9000`, `localhost:9000` → tcp
+ * - `9000` → tcp on 127.0.0.1 (never all interfaces unless a host says so)
+ * - `/run/tsgi.sock`, `./tsgi.sock`, `unix:/run/tsgi.sock` → unix socket
+ * - `fd:0` → an inherited listening socket (FCGI_LISTENSOCK_FILENO, FastCGI spec §2.2)
+ * @throws {TsgiError} code `TSGI_BAD_LISTEN` naming the value when it is none of these.
+ */
+export function parseListenAddress(text: string): ListenAddress {
+  if (text.startsWith('unix:')) return { kind: 'unix', path: text.slice(5) };
+  if (text.startsWith('/') || text.startsWith('./') || text.startsWith('../')) return { kind: 'unix', path: text };
+  const fd = /^fd:(\d+)$/.exec(text);
+  if (fd !== null) return { kind: 'fd', fd: Number(fd[1]) };
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const port = match === null ? NaN : Number(match[3]);
+  if (match === null || !(port >= 0 && port <= 65535)) {
+    throw new TsgiError(
+      'TSGI_BAD_LISTEN',
+      `tsgi: invalid --listen ${JSON.stringify(text)}; use HOST:PORT, PORT, /path/to.sock or fd:0`,
+    );
+  }
+  const host = match[1] ?? match[2] ?? '';
+  return { kind: 'tcp', host: host === '' ? '127.0.0.1' : host, port };
+}
+
+/** A human-readable form of an address, as logged and accepted by `parseListenAddress`. */
+export function formatListenAddress(address: ListenAddress): string {
+  if (address.kind === 'unix') return address.path;
+  if (address.kind === 'fd') return `fd:${address.fd}`;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** True when fd 0 is a socket (how mod_fcgid, spawn-fcgi and lighttpd hand a FastCGI app its listener). */
+export function stdinIsSocket(): boolean {
+  try {
+    return fstatSync(FCGI_LISTENSOCK_FILENO).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes `server` listen on `address`. For a unix socket, a stale socket file (nothing accepts on it)
+ * is removed first, a live one is an error, and the new socket gets `socketMode`.
+ * @param socketMode - permissions for a new unix socket; default {@link DEFAULT_SOCKET_MODE} (0660).
+ * @returns the address actually bound (the port is filled in when 0 was asked).
+ * @throws {TsgiError} code `TSGI_LISTEN` when the address is in use, is not a socket, or cannot be bound.
+ */
+export async function listenOn(server: Server, address: ListenAddress, socketMode = DEFAULT_SOCKET_MODE): Promise<ListenAddress> {
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(new TsgiError('TSGI_LISTEN', `tsgi: cannot listen on ${formatListenAddress(address)}: ${error.message}`, { cause: error }));
+    };
+    server.once('error', onError);
+    const done = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (address.kind === 'tcp') server.listen({ host: address.host, port: address.port }, done);
+    else if (address.kind === 'unix') server.listen({ path: address.path }, done);
+    else server.listen({ fd: address.fd }, done);
+  });
+  if (address.kind === 'unix') {
+    chmodSync(address.path, socketMode);
+    return address;
+  }
+  const bound = server.address();
+  if (address.kind === 'tcp' && bound !== null && typeof bound === 'object') {
+    return { kind: 'tcp', host: address.host, port: bound.port };
+  }
+  return address;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) {
+    throw new TsgiError('TSGI_LISTEN', `tsgi: ${path} exists and is not a socket; refusing to replace it`);
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw new TsgiError('TSGI_LISTEN', `tsgi: ${path} is in use by another process`);
+  unlinkSync(path); // a previous daemon died without removing it
+}

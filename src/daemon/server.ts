@@ -1,0 +1,108 @@
+// Runs the FastCGI daemon's accept loop: sockets in, FastCgiConnections out, tracked for draining.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import type { App } from '../core/types.js';
+import { FastCgiConnection, type ConnectionOptions } from '../fastcgi/connection.js';
+import { formatListenAddress, listenOn, type ListenAddress } from './listen.js';
+
+/** Options for {@link FastCgiServer}. */
+export interface FastCgiServerOptions {
+  /** The app every request runs. */
+  app: App;
+  /** Log line sink (newline included). Default: process.stderr. */
+  log?: (line: string) => void;
+  /** Most connections served at once; more are closed on accept. Advertised as FCGI_MAX_CONNS. Default 1024. */
+  maxConns?: number;
+  /** Largest PARAMS stream per request, in bytes. Default 1 MiB. */
+  maxParamsBytes?: number;
+  /** The app's mount point (`--script-name`); default: keep the front server's SCRIPT_NAME/PATH_INFO. */
+  scriptName?: string;
+  /** True when several daemon processes share the socket (sets `tsgi.multiprocess`). Default false. */
+  multiprocess?: boolean;
+}
+
+/**
+ * A FastCGI application server (responder role, FastCGI spec §6.2) hosting one TSGI app.
+ * @example
+ * const server = new FastCgiServer({ app });
+ * await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 9000 });
+ */
+export class FastCgiServer {
+  readonly #server: Server;
+  readonly #connections = new Set<FastCgiConnection>();
+  readonly #options: ConnectionOptions;
+  #nextConnectionId = 1;
+  #closing = false;
+
+  constructor(options: FastCgiServerOptions) {
+    this.#options = {
+      app: options.app,
+      log: options.log ?? ((line) => void process.stderr.write(line)),
+      maxConns: options.maxConns ?? 1024,
+      maxParamsBytes: options.maxParamsBytes ?? 1024 * 1024,
+      multiprocess: options.multiprocess ?? false,
+      scriptName: options.scriptName,
+    };
+    // allowHalfOpen: a web server may shut down its side after the request; we still answer.
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
+    this.#server.maxConnections = this.#options.maxConns;
+  }
+
+  /** Connections currently open. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Starts listening.
+   * @param socketMode - permissions for a new unix socket (default 0660).
+   * @returns the bound address (with the real port when 0 was asked).
+   * @throws {TsgiError} code `TSGI_LISTEN` (see {@link listenOn}).
+   */
+  async listen(address: ListenAddress, socketMode?: number): Promise<ListenAddress> {
+    const bound = await listenOn(this.#server, address, socketMode);
+    this.#options.log(`tsgi: fastcgi listening on ${formatListenAddress(bound)}\n`);
+    return bound;
+  }
+
+  /**
+   * Graceful stop: accept nothing more, close idle connections, let running requests finish; after
+   * `graceMs` milliseconds, drop what is left.
+   * @param graceMs - deadline in milliseconds; default 30000.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#server.close();
+      for (const connection of this.#connections) connection.shutdown();
+    }
+    const all = Promise.all([...this.#connections].map((c) => c.closed));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), graceMs);
+    });
+    const result = await Promise.race([all, deadline]);
+    clearTimeout(timer);
+    if (result === 'late') {
+      this.#options.log(`tsgi: ${this.#connections.size} connection(s) still busy after ${graceMs} ms; closing them\n`);
+      this.destroy();
+    }
+  }
+
+  /** Immediate stop: close the listener and every connection. */
+  destroy(): void {
+    this.#closing = true;
+    this.#server.close();
+    for (const connection of this.#connections) connection.destroy();
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const connection = new FastCgiConnection(socket, this.#nextConnectionId++, this.#options);
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+  }
+}

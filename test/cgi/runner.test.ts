@@ -1,0 +1,123 @@
+// Tests the CGI runner over in-memory stdin/stdout streams (RFC 3875 §4, §6).
+
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runCgi } from '../../src/cgi/runner.js';
+import type { App } from '../../src/core/types.js';
+
+const CGI_ENV = {
+  GATEWAY_INTERFACE: 'CGI/1.1',
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '/cgi-bin/app.mjs',
+  PATH_INFO: '/hello',
+  QUERY_STRING: 'a=1',
+  SERVER_NAME: 'localhost',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+};
+
+function run(app: App, env: Record<string, string>, body?: Buffer) {
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  if (body !== undefined) stdin.end(body);
+  const code = runCgi(app, { env, stdin, stdout, stderr });
+  return {
+    code,
+    out: () => Buffer.concat(out).toString('latin1'),
+    outBytes: () => Buffer.concat(out),
+    err: () => Buffer.concat(err).toString(),
+    stdin,
+  };
+}
+
+describe('runCgi', () => {
+  it('builds the environ from the meta-variables and writes Status + headers + body', async () => {
+    const r = run((env, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return [`${env.PATH_INFO}?${env.QUERY_STRING} ${env['tsgi.run_once']}`];
+    }, CGI_ENV);
+    expect(await r.code).toBe(0);
+    expect(r.out()).toBe('Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\n/hello?a=1 true');
+  });
+
+  it('gives the app exactly CONTENT_LENGTH bytes of stdin (RFC 3875 §4.2)', async () => {
+    const body = Buffer.from('0123456789-trailing-bytes-the-server-did-not-promise');
+    const r = run(
+      async (env, start) => {
+        const data = await env['tsgi.input'].readAll();
+        start('200 OK', []);
+        return [data];
+      },
+      { ...CGI_ENV, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '10' },
+      body,
+    );
+    expect(await r.code).toBe(0);
+    expect(r.out().endsWith('\r\n\r\n0123456789')).toBe(true);
+  });
+
+  it('is binary-safe on the way in and out', async () => {
+    const body = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const r = run(
+      async function* (env, start) {
+        start('200 OK', [['Content-Type', 'application/octet-stream']]);
+        for await (const chunk of env['tsgi.input']) yield chunk;
+      },
+      { ...CGI_ENV, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '256' },
+      body,
+    );
+    expect(await r.code).toBe(0);
+    const all = r.outBytes();
+    expect(all.subarray(all.indexOf('\r\n\r\n') + 4).equals(body)).toBe(true);
+  });
+
+  it('streams: the first chunk reaches stdout before the app finishes', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const r = run(async function* (_env, start) {
+      start('200 OK', []);
+      yield 'first;';
+      await gate;
+      yield 'second';
+    }, CGI_ENV);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(r.out()).toBe('Status: 200 OK\r\n\r\nfirst;');
+    release();
+    expect(await r.code).toBe(0);
+    expect(r.out()).toBe('Status: 200 OK\r\n\r\nfirst;second');
+  });
+
+  it('answers 500 with a generic body, logs to stderr and exits 1 when the app throws', async () => {
+    const r = run(() => {
+      throw new Error('secret-internal-detail');
+    }, CGI_ENV);
+    expect(await r.code).toBe(1);
+    expect(r.out()).toMatch(/^Status: 500 Internal Server Error\r\n/);
+    expect(r.out()).not.toContain('secret');
+    expect(r.err()).toContain('secret-internal-detail');
+  });
+
+  it('answers 400 without calling the app when CONTENT_LENGTH is not a number', async () => {
+    let called = false;
+    const r = run(() => {
+      called = true;
+      return [];
+    }, { ...CGI_ENV, CONTENT_LENGTH: 'lots' });
+    expect(await r.code).toBe(1);
+    expect(called).toBe(false);
+    expect(r.out()).toMatch(/^Status: 400 Bad Request\r\n/);
+  });
+
+  it('does not read stdin when there is no CONTENT_LENGTH', async () => {
+    const r = run(async (env, start) => {
+      start('200 OK', []);
+      return [String((await env['tsgi.input'].readAll()).byteLength)];
+    }, CGI_ENV);
+    expect(await r.code).toBe(0);
+    expect(r.out().endsWith('\r\n\r\n0')).toBe(true);
+  });
+});

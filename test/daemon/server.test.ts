@@ -1,0 +1,315 @@
+// Tests the FastCGI daemon over real loopback sockets, with tsgi's own FastCGI client and raw records.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/core/types.js';
+import { FastCgiServer } from '../../src/daemon/server.js';
+import { FastCgiClient } from '../../src/fastcgi/client.js';
+import { FCGI_KEEP_CONN, ProtocolStatus, RecordType, Role } from '../../src/fastcgi/constants.js';
+import { encodeParams } from '../../src/fastcgi/params.js';
+import { RecordParser } from '../../src/fastcgi/parser.js';
+import { decodeEndRequestBody, encodeBeginRequestBody, encodeRecord } from '../../src/fastcgi/record.js';
+
+const PARAMS = {
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '',
+  PATH_INFO: '/',
+  QUERY_STRING: '',
+  SERVER_NAME: 'localhost',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  CONTENT_TYPE: '',
+  CONTENT_LENGTH: '',
+};
+
+let servers: FastCgiServer[] = [];
+const logs: string[] = [];
+
+async function serve(app: App): Promise<{ host: string; port: number }> {
+  const server = new FastCgiServer({ app, log: (line) => logs.push(line), maxConns: 50 });
+  servers.push(server);
+  const bound = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+  if (bound.kind !== 'tcp') throw new Error('expected tcp');
+  return { host: bound.host, port: bound.port };
+}
+
+afterEach(() => {
+  for (const server of servers) server.destroy();
+  servers = [];
+  logs.length = 0;
+});
+
+async function text(body: AsyncIterable<Uint8Array>): Promise<string> {
+  return Buffer.concat(await collect(body)).toString();
+}
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer[]> {
+  const parts: Buffer[] = [];
+  for await (const chunk of body) parts.push(Buffer.from(chunk));
+  return parts;
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A raw connection that decodes the records the daemon sends back. */
+async function raw(address: { host: string; port: number }) {
+  const socket: Socket = connect(address);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  const records: Array<{ type: number; id: number; content: Buffer }> = [];
+  const parser = new RecordParser((type, id, content) => records.push({ type, id, content: Buffer.from(content) }));
+  socket.on('data', (chunk: Buffer) => parser.push(chunk));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, records, closed };
+}
+
+function beginRequest(id: number, role: number = Role.FCGI_RESPONDER, flags = 0): Buffer[] {
+  return [Buffer.from(encodeRecord(RecordType.FCGI_BEGIN_REQUEST, id, encodeBeginRequestBody(role, flags)))];
+}
+function fullRequest(id: number, flags = 0, params: Record<string, string> = PARAMS): Buffer {
+  return Buffer.concat([
+    ...beginRequest(id, Role.FCGI_RESPONDER, flags),
+    Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, id, encodeParams(Object.entries(params)))),
+    Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, id)),
+    Buffer.from(encodeRecord(RecordType.FCGI_STDIN, id)),
+  ]);
+}
+
+const hello: App = (environ, start) => {
+  start('200 OK', [['Content-Type', 'text/plain']]);
+  return [`hello ${environ['fastcgi.connection_id']}/${environ['fastcgi.request_id']}`];
+};
+
+describe('FastCGI daemon: requests and connections', () => {
+  it('answers a request with the CGI head and body on FCGI_STDOUT', async () => {
+    const address = await serve(hello);
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: PARAMS });
+    expect(res.status).toBe(200);
+    expect(res.headers).toContainEqual(['Content-Type', 'text/plain']);
+    expect(await text(res.body)).toBe('hello 1/1');
+    expect(await res.protocolStatus).toBe(ProtocolStatus.FCGI_REQUEST_COMPLETE);
+    expect(await res.appStatus).toBe(0);
+  });
+
+  it('keeps the connection for the next request with FCGI_KEEP_CONN (spec §5.1)', async () => {
+    const address = await serve(hello);
+    const client = await FastCgiClient.connect(address);
+    const bodies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await client.request({ params: PARAMS, keepConn: true });
+      bodies.push(await text(res.body));
+    }
+    expect(bodies).toEqual(['hello 1/1', 'hello 1/1', 'hello 1/1']);
+    client.close();
+  });
+
+  it('closes the connection after the request without FCGI_KEEP_CONN', async () => {
+    const address = await serve(hello);
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: PARAMS, keepConn: false });
+    await text(res.body);
+    await client.closed; // the daemon closed it
+  });
+
+  it('answers FCGI_GET_VALUES truthfully and omits unknown names (spec §4.1)', async () => {
+    const address = await serve(hello);
+    const client = await FastCgiClient.connect(address);
+    const values = await client.getValues(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS', 'NOT_A_VALUE']);
+    expect(values).toEqual({ FCGI_MAX_CONNS: '50', FCGI_MAX_REQS: '50', FCGI_MPXS_CONNS: '0' });
+    client.close();
+  });
+
+  it('answers an unknown record type with FCGI_UNKNOWN_TYPE and stays usable (spec §4.2)', async () => {
+    const address = await serve(hello);
+    const conn = await raw(address);
+    conn.socket.write(Buffer.from(encodeRecord(42, 0, new Uint8Array(3))));
+    conn.socket.write(fullRequest(1));
+    await conn.closed;
+    expect(conn.records[0]?.type).toBe(RecordType.FCGI_UNKNOWN_TYPE);
+    expect(conn.records[0]?.content[0]).toBe(42);
+    expect(conn.records.at(-1)?.type).toBe(RecordType.FCGI_END_REQUEST);
+  });
+
+  it('refuses a second concurrent request with FCGI_CANT_MPX_CONN and finishes the first', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const address = await serve(async (_env, start) => {
+      await gate;
+      start('200 OK', []);
+      return ['first'];
+    });
+    const conn = await raw(address);
+    conn.socket.write(fullRequest(1, FCGI_KEEP_CONN));
+    conn.socket.write(Buffer.concat(beginRequest(2)));
+    await sleep(50);
+    const refused = conn.records.find((r) => r.type === RecordType.FCGI_END_REQUEST && r.id === 2);
+    expect(refused && decodeEndRequestBody(refused.content).protocolStatus).toBe(ProtocolStatus.FCGI_CANT_MPX_CONN);
+    release();
+    await sleep(50);
+    const first = conn.records.find((r) => r.type === RecordType.FCGI_END_REQUEST && r.id === 1);
+    expect(first && decodeEndRequestBody(first.content).protocolStatus).toBe(ProtocolStatus.FCGI_REQUEST_COMPLETE);
+    conn.socket.destroy();
+  });
+
+  it('refuses an unknown role with FCGI_UNKNOWN_ROLE (spec §5.5)', async () => {
+    const address = await serve(hello);
+    const conn = await raw(address);
+    conn.socket.write(Buffer.concat(beginRequest(1, 9)));
+    await sleep(50);
+    const end = conn.records.find((r) => r.type === RecordType.FCGI_END_REQUEST);
+    expect(end && decodeEndRequestBody(end.content).protocolStatus).toBe(ProtocolStatus.FCGI_UNKNOWN_ROLE);
+    conn.socket.destroy();
+  });
+
+  it('answers 400 without calling the app when CONTENT_LENGTH is not a number', async () => {
+    let called = false;
+    const address = await serve(() => {
+      called = true;
+      return [];
+    });
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: { ...PARAMS, CONTENT_LENGTH: 'x' } });
+    expect(res.status).toBe(400);
+    await text(res.body);
+    expect(called).toBe(false);
+  });
+
+  it('splits a large response into records of at most 65535 bytes, intact', async () => {
+    const payload = randomBytes(200_000);
+    const address = await serve((_env, start) => {
+      start('200 OK', []);
+      return [payload];
+    });
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: PARAMS });
+    expect(Buffer.concat(await collect(res.body)).equals(payload)).toBe(true);
+  });
+});
+
+describe('FastCGI daemon: failures stay local', () => {
+  it.each([
+    ['a bad version', Buffer.from('0201000100080000', 'hex')],
+    ['64 KiB of random bytes', randomBytes(65536)],
+    ['a PARAMS pair longer than its stream', Buffer.concat([
+      Buffer.from(encodeRecord(RecordType.FCGI_BEGIN_REQUEST, 1, encodeBeginRequestBody(Role.FCGI_RESPONDER, 0))),
+      Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, 1, Buffer.from([0x05, 0x7f, 0x41]))),
+      Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, 1)),
+    ])],
+  ])('closes the connection that sent %s, logs one line, and keeps serving others', async (_name, bytes) => {
+    const address = await serve(hello);
+    const healthy = await FastCgiClient.connect(address);
+    const bad = await raw(address);
+    bad.socket.write(bytes);
+    await bad.closed;
+    expect(logs.some((line) => line.startsWith('fastcgi: closing connection'))).toBe(true);
+    const res = await healthy.request({ params: PARAMS });
+    expect(await text(res.body)).toMatch(/^hello/);
+  });
+
+  it('cuts the connection without FCGI_END_REQUEST when the app fails after the headers', async () => {
+    const address = await serve(async function* (_env, start) {
+      start('200 OK', []);
+      yield 'partial';
+      throw new Error('late failure');
+    });
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: PARAMS, keepConn: true });
+    await expect(collect(res.body)).rejects.toMatchObject({ code: 'FCGI_CONNECTION_CLOSED' });
+  });
+
+  it("fires the app's AbortSignal and closes its body when the web server closes the connection", async () => {
+    let aborted!: () => void;
+    const sawAbort = new Promise<void>((resolve) => (aborted = resolve));
+    let finallyRan = false;
+    const address = await serve(async function* (environ, start) {
+      environ['tsgi.signal'].addEventListener('abort', () => aborted());
+      start('200 OK', []);
+      try {
+        for (;;) {
+          yield 'tick\n';
+          await sleep(5);
+        }
+      } finally {
+        finallyRan = true;
+      }
+    });
+    const conn = await raw(address);
+    conn.socket.write(fullRequest(1));
+    await sleep(30);
+    conn.socket.destroy();
+    await sawAbort;
+    await sleep(20);
+    expect(finallyRan).toBe(true);
+  });
+});
+
+describe('FastCGI daemon: backpressure', () => {
+  it('does not buffer an upload the app is not reading, then delivers it whole', async () => {
+    const upload = randomBytes(16 * 1024 * 1024);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let bufferedWhileWaiting = -1;
+    const address = await serve(async (environ, start) => {
+      await gate;
+      bufferedWhileWaiting = (environ['tsgi.input'] as unknown as { bytesReceived: number }).bytesReceived;
+      const body = await environ['tsgi.input'].readAll();
+      start('200 OK', []);
+      return [createHash('sha256').update(body).digest('hex')];
+    });
+    const client = await FastCgiClient.connect(address);
+    const pending = client.request({
+      params: { ...PARAMS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(upload.byteLength) },
+      body: (async function* () {
+        for (let i = 0; i < upload.byteLength; i += 65536) yield upload.subarray(i, i + 65536);
+      })(),
+    });
+    await sleep(300);
+    release();
+    const res = await pending;
+    expect(await text(res.body)).toBe(createHash('sha256').update(upload).digest('hex'));
+    // The daemon held at most its window plus what one socket read brings: far less than the upload.
+    expect(bufferedWhileWaiting).toBeGreaterThan(0);
+    expect(bufferedWhileWaiting).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  it('stops pulling the body while the web server is not reading the response', async () => {
+    let yielded = 0;
+    const chunk = Buffer.alloc(65536, 0x61);
+    const total = 512; // 32 MiB if it were all buffered
+    const address = await serve(async function* (_env, start) {
+      start('200 OK', []);
+      for (let i = 0; i < total; i++) {
+        yielded++;
+        yield chunk;
+      }
+    });
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: PARAMS });
+    await sleep(300);
+    const whileStalled = yielded;
+    let bytes = 0;
+    for await (const part of res.body) bytes += part.byteLength;
+    expect(whileStalled).toBeLessThan(total / 4);
+    expect(bytes).toBe(total * chunk.byteLength);
+  });
+});
+
+describe('FastCGI daemon: PARAMS decoding', () => {
+  it('passes request headers and server extension keys into the environ', async () => {
+    let seen: Record<string, unknown> = {};
+    const address = await serve((environ, start) => {
+      seen = { ...environ };
+      start('200 OK', []);
+      return [];
+    });
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: { ...PARAMS, HTTP_X_TRACE: 'abc', HTTP_PROXY: 'http://evil' }, keepConn: true });
+    await text(res.body);
+    expect(seen.HTTP_X_TRACE).toBe('abc');
+    expect('HTTP_PROXY' in seen).toBe(false);
+    expect(seen['fastcgi.keep_conn']).toBe(true);
+    expect(seen['fastcgi.role']).toBe('RESPONDER');
+    expect(seen['tsgi.run_once']).toBe(false);
+    client.close();
+  });
+});
