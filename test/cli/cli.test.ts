@@ -1,0 +1,116 @@
+// Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FastCgiClient } from '../../src/fastcgi/client.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const HELLO = join(ROOT, 'examples', 'hello.mjs');
+const HTTPOXY = join(ROOT, 'test', 'fixtures', 'httpoxy.mjs');
+
+const CGI_ENV = {
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  GATEWAY_INTERFACE: 'CGI/1.1',
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '/cgi-bin/app',
+  PATH_INFO: '/',
+  QUERY_STRING: '',
+  SERVER_NAME: 'localhost',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+};
+
+function cli(args: string[], env: Record<string, string>, input = '') {
+  const result = spawnSync(process.execPath, [CLI, ...args], { env, input, encoding: 'latin1', timeout: 15_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('tsgi command', () => {
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
+  });
+
+  it('serves one CGI request when GATEWAY_INTERFACE is set, with no subcommand', () => {
+    const r = cli([HELLO], CGI_ENV);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Status: 200 OK\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
+    expect(r.stdout).toContain('Hello from tsgi!');
+  });
+
+  it('removes HTTP_PROXY before the app module loads, and keeps console.log off stdout (httpoxy)', () => {
+    const r = cli(['cgi', HTTPOXY], { ...CGI_ENV, HTTP_PROXY: 'http://attacker:8080' });
+    expect(r.status).toBe(0);
+    const body = JSON.parse(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(body.proxyAtLoad).toBeNull();
+    expect(body.environProxy).toBeNull();
+    expect(r.stdout).not.toContain('console.log must not');
+    expect(r.stderr).toContain('console.log must not reach stdout under CGI');
+  });
+
+  it('never reads options from argv under CGI (Apache passes "?--help" queries as arguments)', () => {
+    const r = cli([HTTPOXY, '--help', '--listen', '0.0.0.0:80'], { ...CGI_ENV, QUERY_STRING: '--help' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Status: 200 OK/);
+    expect(r.stdout).not.toContain('Usage:');
+  });
+
+  it('answers a CGI 500 and names the file when the app cannot be loaded', () => {
+    const r = cli(['cgi', '/nonexistent/app.mjs'], CGI_ENV);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^Status: 500 Internal Server Error\r\n/);
+    expect(r.stderr).toContain('tsgi: cannot load app: /nonexistent/app.mjs does not exist');
+  });
+
+  it.each([
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0'], '/nonexistent/app.mjs does not exist'],
+    [['fastcgi', 'test/fixtures/not-an-app.mjs', '--listen', '127.0.0.1:0'], "export 'default' of"],
+    [['fastcgi', 'test/fixtures/not-an-app.mjs#missing', '--listen', '127.0.0.1:0'], "has no export 'missing' (it exports: default, other)"],
+    [['fastcgi', HELLO, '--listen', 'nonsense'], 'invalid --listen "nonsense"'],
+  ])('gives one clear message for %j', (args, message) => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('prints help and exits 2 when not started by a web server', () => {
+    const r = spawnSync(process.execPath, [CLI, HELLO], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain('Usage:');
+  });
+
+  it('serves FastCGI on a listening socket inherited as fd 0, as spawn-fcgi and mod_fcgid start apps', async () => {
+    // python3 plays spawn-fcgi: bind, listen, dup2 onto fd 0, exec the app.
+    const launcher = [
+      'import os, socket, sys',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+      'print(s.getsockname()[1], flush=True)',
+      'os.dup2(s.fileno(), 0)',
+      'os.execv(sys.argv[1], sys.argv[1:])',
+    ].join('\n');
+    const child = spawn('python3', ['-c', launcher, process.execPath, CLI, HELLO], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim())));
+        child.once('exit', (code) => reject(new Error(`launcher exited ${code}`)));
+      });
+      let client: FastCgiClient | undefined;
+      for (let i = 0; i < 50 && client === undefined; i++) {
+        client = await FastCgiClient.connect({ host: '127.0.0.1', port }).catch(() => undefined);
+        if (client === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      const res = await client!.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+      });
+      let body = '';
+      for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+      expect(res.status).toBe(200);
+      expect(body).toContain('run_once     false');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
