@@ -87,6 +87,7 @@ class ResponseState {
   #code = 0;
   #headers: HeaderList = [];
   #headersSent = false;
+  #ended = false;
   #aborted = false;
   #bodyless = false;
   #declaredLength: number | undefined;
@@ -123,7 +124,8 @@ class ResponseState {
   /** For array bodies: their length is known before the first byte, so say it (like wsgiref). */
   declareLength(chunks: Chunk[]): void {
     if (this.#status === undefined || this.#headersSent || this.#declaredLength !== undefined) return;
-    if (this.#code === 204 || this.#code === 304 || this.#code < 200) return;
+    // Bodyless responses: for HEAD the app may return [] and the length would be a lie.
+    if (this.#bodyless) return;
     let total = this.#bytesSent;
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i];
@@ -178,6 +180,7 @@ class ResponseState {
       );
     }
     this.#sendHeaders();
+    this.#ended = true;
   }
 
   /** The error policy (STYLE habit 10). */
@@ -207,6 +210,9 @@ class ResponseState {
   // `write` only exists once startResponse succeeded, so PEP 3333's "write before start_response"
   // cannot happen here: the type enforces it.
   #write(chunk: Chunk): Promise<void> {
+    if (this.#ended) {
+      return handled(Promise.reject(new TsgiError('TSGI_WRITE_AFTER_END', 'tsgi: write called after the response ended')));
+    }
     if (this.#aborted || this.#environ['tsgi.signal'].aborted) return handled(Promise.reject(new RequestAbortedError()));
     try {
       if (this.send(chunk)) return RESOLVED;

@@ -31,12 +31,14 @@ export function isToken(name: string): boolean {
  * @param headers - `[name, value]` pairs.
  * @throws {TsgiError} code `TSGI_BAD_HEADER` naming the header when: the list is not an array of
  *   string pairs; a name is not a token; a value holds CR, LF, NUL, another control character or a
- *   character above U+00FF; the name is `Status` (the CGI field, RFC 3875 §6.3.3) or hop-by-hop.
+ *   character above U+00FF; the name is `Status` (the CGI field, RFC 3875 §6.3.3) or hop-by-hop;
+ *   Content-Length is repeated or not a decimal number (RFC 9110 §8.6).
  */
 export function validateHeaders(headers: HeaderList): void {
   if (!Array.isArray(headers)) {
     throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: headers must be an array of [name, value] pairs');
   }
+  let lengths = 0;
   for (const pair of headers) {
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new TsgiError('TSGI_BAD_HEADER', `tsgi: header ${JSON.stringify(pair)} is not a [name, value] pair`);
@@ -57,6 +59,12 @@ export function validateHeaders(headers: HeaderList): void {
     }
     if (HOP_BY_HOP.has(lower)) {
       throw new TsgiError('TSGI_BAD_HEADER', `tsgi: hop-by-hop header ${name} is for the server to set, not the app`);
+    }
+    if (lower === 'content-length') {
+      if (!/^\d{1,15}$/.test(value)) {
+        throw new TsgiError('TSGI_BAD_HEADER', `tsgi: Content-Length must be a decimal byte count, got ${JSON.stringify(value)}`);
+      }
+      if (++lengths > 1) throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: Content-Length given more than once');
     }
   }
 }

@@ -169,6 +169,8 @@ describe('driver: the app breaks a rule', () => {
     ['a Status header', '200 OK', [['Status', '302 Found']]],
     ['a hop-by-hop header', '200 OK', [['Transfer-Encoding', 'chunked']]],
     ['a status without a reason', '200', []],
+    ['a non-numeric Content-Length', '200 OK', [['Content-Length', '12, 12']]],
+    ['two Content-Length headers', '200 OK', [['Content-Length', '1'], ['Content-Length', '1']]],
     ['a status with CR LF', '200 OK\r\nX-Injected: 1', []],
   ] as const)('rejects %s: 500, and the bad value never reaches the wire', async (_name, status, headers) => {
     const { outcome, rec } = await drive((_env, start) => {
@@ -204,6 +206,31 @@ describe('driver: the app breaks a rule', () => {
     });
     expect(await outcome).toBe('failed');
     expect(logs.join('')).toContain('before startResponse was called');
+  });
+});
+
+describe('driver: details the validator found', () => {
+  it('rejects write() after the response ended with TSGI_WRITE_AFTER_END, sending nothing', async () => {
+    let kept: ((chunk: string) => Promise<void>) | undefined;
+    const { outcome, rec } = await drive((_env, start) => {
+      kept = start('200 OK', []);
+      return ['done'];
+    });
+    expect(await outcome).toBe('complete');
+    await expect(kept!('late')).rejects.toMatchObject({ code: 'TSGI_WRITE_AFTER_END' });
+    expect(text(rec.body)).toBe('done');
+  });
+
+  it('adds no Content-Length to a HEAD response whose app returned []', async () => {
+    const { outcome, rec } = await drive(
+      (_env, start) => {
+        start('200 OK', [['Content-Type', 'text/plain']]);
+        return [];
+      },
+      { REQUEST_METHOD: 'HEAD' },
+    );
+    expect(await outcome).toBe('complete');
+    expect(rec.headers).toEqual([['Content-Type', 'text/plain']]);
   });
 });
 
