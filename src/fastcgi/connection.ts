@@ -216,10 +216,11 @@ export class FastCgiConnection implements RequestHost {
   }
 
   #onEnd(): void {
-    // The web server half-closed: a live request can still answer, then we close.
+    // Spec §3.5: a web server closes a connection only when no request is active, unless it is
+    // aborting; nginx closes instead of sending FCGI_ABORT_REQUEST when its client goes away.
     if (this.#parser.midRecord) this.log(`fastcgi: connection ${this.connectionId} ended inside a record\n`);
     if (this.#request === undefined) this.#socket.end();
-    else this.#closing = true;
+    else this.#socket.destroy();
   }
 
   #onClose(): void {

@@ -75,7 +75,7 @@ export class FastCgiRequest {
           `fastcgi: params of request ${this.id} exceed ${this.#host.maxParamsBytes} bytes`,
         );
       }
-      this.#params.push(content.slice()); // the parser's views are only valid during its callback
+      this.#params.push(content); // a view into a socket chunk Node never reuses: no copy needed
       return;
     }
     const pairs = decodeParams(concat(this.#params, this.#paramsBytes));
@@ -96,7 +96,7 @@ export class FastCgiRequest {
       // STDIN before the params ended is out of order (spec §3.3): keep nothing, fail loudly.
       throw new ProtocolError('FCGI_BAD_STDIN', `fastcgi: FCGI_STDIN before the params ended (request ${this.id})`);
     }
-    this.#input.push(content.slice());
+    this.#input.push(content);
   }
 
   /** FCGI_ABORT_REQUEST (spec §5.4): the client went away; the app's signal fires. */

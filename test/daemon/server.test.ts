@@ -241,6 +241,22 @@ describe('FastCGI daemon: failures stay local', () => {
     await sleep(20);
     expect(finallyRan).toBe(true);
   });
+
+  it('treats end-of-stream during a request as an abort, as nginx closes instead of FCGI_ABORT_REQUEST (spec §3.5)', async () => {
+    let aborted!: () => void;
+    const sawAbort = new Promise<void>((resolve) => (aborted = resolve));
+    const address = await serve((environ) => {
+      // An app that is busy and writes nothing: only the signal can tell it the client left.
+      environ['tsgi.signal'].addEventListener('abort', () => aborted());
+      return new Promise(() => {});
+    });
+    const conn = await raw(address);
+    conn.socket.write(fullRequest(1));
+    await sleep(30);
+    conn.socket.end();
+    await sawAbort;
+    await conn.closed;
+  });
 });
 
 describe('FastCGI daemon: backpressure', () => {
