@@ -10,3 +10,5 @@ export { runCgi, type CgiOptions } from './cgi/runner.js';
 export { FastCgiServer, type FastCgiServerOptions } from './daemon/server.js';
 export { parseListenAddress, type ListenAddress } from './daemon/listen.js';
 export { FastCgiClient, type FastCgiResponse, type FastCgiRequestOptions } from './fastcgi/client.js';
+export { TestClient, type TestResponse } from './testing/client.js';
+export { makeEnviron, requestParams, type TestRequest, type BuiltEnviron } from './testing/environ-builder.js';
