@@ -87,6 +87,9 @@ export function buildEnviron(
 function splitPath(env: Record<string, unknown>, mount: string | undefined): void {
   let scriptName = stringOr(env.SCRIPT_NAME, '');
   let pathInfo = stringOr(env.PATH_INFO, '');
+  if (env.PATH_INFO === undefined && typeof env.SCRIPT_FILENAME === 'string') {
+    [scriptName, pathInfo] = splitProxyFcgi(scriptName, env.SCRIPT_FILENAME);
+  }
   if (mount !== undefined) {
     // The operator knows where the app is mounted: rebuild the split from the whole path, so every
     // front presents the same SCRIPT_NAME/PATH_INFO (nginx's stock params and Apache mod_proxy_fcgi
@@ -107,6 +110,24 @@ function splitPath(env: Record<string, unknown>, mount: string | undefined): voi
   }
   env.SCRIPT_NAME = scriptName;
   env.PATH_INFO = pathInfo;
+}
+
+// Apache mod_proxy_fcgi sends the whole decoded URL path as SCRIPT_NAME and no PATH_INFO; the part
+// below the ProxyPass mount is only in SCRIPT_FILENAME, percent-encoded, after "proxy:fcgi://host[:port]"
+// (docs/front-servers.md). SCRIPT_NAME minus that decoded tail is the mount.
+const PROXY_FCGI_RE = /^proxy:fcgi:\/\/[^/]*(\/[^?]*)?/;
+
+function splitProxyFcgi(scriptName: string, scriptFilename: string): [string, string] {
+  const match = PROXY_FCGI_RE.exec(scriptFilename);
+  if (match === null) return [scriptName, ''];
+  let tail: string;
+  try {
+    tail = decodeURIComponent(match[1] ?? '/');
+  } catch {
+    return [scriptName, '']; // a malformed escape: keep what Apache sent
+  }
+  if (!scriptName.endsWith(tail)) return [scriptName, ''];
+  return [scriptName.slice(0, scriptName.length - tail.length), tail];
 }
 
 function moveHeader(env: Record<string, unknown>, from: string, to: string): void {

@@ -1,6 +1,7 @@
 // Implements tsgi.input, the request body stream, between a transport (producer) and the app (consumer).
 
 import { RequestAbortedError, TsgiError } from './errors.js';
+import { ByteSpool } from './spool.js';
 import type { InputStream } from './types.js';
 
 /** How the input asks its transport to stop and restart delivering bytes (backpressure). */
@@ -19,6 +20,13 @@ export interface BodyInputOptions {
   source?: InputSource;
   /** Bytes buffered before the source is paused. Default 65536. */
   highWaterMark?: number;
+  /**
+   * Instead of pausing the source, keep this many bytes in memory and the rest in a temp file (for
+   * transports that must keep reading: see ByteSpool). When set, `source.pause` is never called.
+   */
+  spool?: { memoryBytes: number; directory?: string };
+  /** Refuse bodies longer than this many bytes: reads then fail with TSGI_BODY_TOO_LARGE. */
+  maxBytes?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -34,9 +42,11 @@ export class BodyInput implements InputStream {
   readonly #contentLength: number | undefined;
   readonly #source: InputSource | undefined;
   readonly #highWaterMark: number;
-  readonly #queue: Uint8Array[] = [];
-  #queued = 0;
+  readonly #spooling: boolean;
+  readonly #maxBytes: number;
+  readonly #buffer: ByteSpool;
   #received = 0;
+  #reading: Promise<unknown> = Promise.resolve();
   #ended = false;
   #error: unknown = undefined;
   #paused = false;
@@ -47,6 +57,9 @@ export class BodyInput implements InputStream {
     this.#contentLength = options.contentLength;
     this.#source = options.source;
     this.#highWaterMark = options.highWaterMark ?? 65536;
+    this.#spooling = options.spool !== undefined;
+    this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.#buffer = new ByteSpool(options.spool ?? { memoryBytes: Number.POSITIVE_INFINITY });
     if (this.#contentLength === 0) this.#ended = true;
   }
 
@@ -69,10 +82,13 @@ export class BodyInput implements InputStream {
       this.#ended = true;
     }
     this.#received += chunk.byteLength;
+    if (this.#received > this.#maxBytes) {
+      this.fail(new TsgiError('TSGI_BODY_TOO_LARGE', `tsgi: request body exceeds ${this.#maxBytes} bytes`));
+      return;
+    }
     if (!this.#discarding && chunk.byteLength > 0) {
-      this.#queue.push(chunk);
-      this.#queued += chunk.byteLength;
-      if (this.#queued >= this.#highWaterMark && !this.#paused && !this.#ended) {
+      this.#buffer.push(chunk);
+      if (!this.#spooling && this.#buffer.size >= this.#highWaterMark && !this.#paused && !this.#ended) {
         this.#paused = true;
         this.#source?.pause();
       }
@@ -108,9 +124,13 @@ export class BodyInput implements InputStream {
    */
   discard(): void {
     this.#discarding = true;
-    this.#queue.length = 0;
-    this.#queued = 0;
+    this.#buffer.close();
     this.#resumeSource();
+  }
+
+  /** Bytes of the body held in memory right now (the rest, if any, is in the spool file). */
+  get memoryBytes(): number {
+    return this.#buffer.memoryBytes;
   }
 
   /** True while the transport should deliver no more bytes. */
@@ -118,14 +138,21 @@ export class BodyInput implements InputStream {
     return this.#paused;
   }
 
-  async read(): Promise<Uint8Array | null> {
+  read(): Promise<Uint8Array | null> {
+    // One read at a time: chunks from the spool file must come out in order.
+    const next = this.#reading.then(() => this.#readNext());
+    this.#reading = next.catch(() => {});
+    return next;
+  }
+
+  async #readNext(): Promise<Uint8Array | null> {
     for (;;) {
-      const chunk = this.#queue.shift();
-      if (chunk !== undefined) {
-        this.#queued -= chunk.byteLength;
-        if (this.#queued < this.#highWaterMark) this.#resumeSource();
+      const chunk = await this.#buffer.shift();
+      if (chunk !== null) {
+        if (this.#buffer.size < this.#highWaterMark) this.#resumeSource();
         return chunk;
       }
+      if (this.#buffer.size > 0) continue; // bytes arrived while shift() was settling
       if (this.#error !== undefined) throw this.#error;
       if (this.#ended) return null;
       this.#resumeSource();

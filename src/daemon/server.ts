@@ -15,6 +15,10 @@ export interface FastCgiServerOptions {
   maxConns?: number;
   /** Largest PARAMS stream per request, in bytes. Default 1 MiB. */
   maxParamsBytes?: number;
+  /** Largest request body, in bytes: larger CONTENT_LENGTH → 413 before the app runs. Default 1 GiB. */
+  maxBodyBytes?: number;
+  /** Request body bytes kept in memory per request; unread bytes beyond go to a temp file. Default 256 KiB. */
+  bodyMemoryBytes?: number;
   /** The app's mount point (`--script-name`); default: keep the front server's SCRIPT_NAME/PATH_INFO. */
   scriptName?: string;
   /** True when several daemon processes share the socket (sets `tsgi.multiprocess`). Default false. */
@@ -40,6 +44,8 @@ export class FastCgiServer {
       log: options.log ?? ((line) => void process.stderr.write(line)),
       maxConns: options.maxConns ?? 1024,
       maxParamsBytes: options.maxParamsBytes ?? 1024 * 1024,
+      maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 * 1024,
+      bodyMemoryBytes: options.bodyMemoryBytes ?? 256 * 1024,
       multiprocess: options.multiprocess ?? false,
       scriptName: options.scriptName,
     };

@@ -27,6 +27,10 @@ export interface ConnectionOptions {
   maxConns: number;
   /** Largest PARAMS stream accepted per request, in bytes. */
   maxParamsBytes: number;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Request body bytes held in memory per request before the rest goes to a temp file. */
+  bodyMemoryBytes: number;
   /** True when several daemon processes serve the same socket. */
   multiprocess: boolean;
   /** The app's mount point (`--script-name`), or undefined to keep the front server's split. */
@@ -46,6 +50,8 @@ export class FastCgiConnection implements RequestHost {
   readonly multiprocess: boolean;
   readonly scriptName: string | undefined;
   readonly maxParamsBytes: number;
+  readonly maxBodyBytes: number;
+  readonly bodyMemoryBytes: number;
   readonly #socket: Socket;
   readonly #options: ConnectionOptions;
   readonly #parser: RecordParser;
@@ -61,6 +67,8 @@ export class FastCgiConnection implements RequestHost {
     this.multiprocess = options.multiprocess;
     this.scriptName = options.scriptName;
     this.maxParamsBytes = options.maxParamsBytes;
+    this.maxBodyBytes = options.maxBodyBytes;
+    this.bodyMemoryBytes = options.bodyMemoryBytes;
     this.#socket = socket;
     this.#options = options;
     this.writer = new RecordWriter(socket);
@@ -93,14 +101,6 @@ export class FastCgiConnection implements RequestHost {
     this.#options.log(line);
   }
 
-  pause(): void {
-    this.#socket.pause();
-  }
-
-  resume(): void {
-    if (!this.#closed) this.#socket.resume();
-  }
-
   drain(): Promise<void> {
     if (this.#closed) return Promise.reject(new RequestAbortedError('fastcgi: connection closed'));
     if (!this.#socket.writableNeedDrain) return Promise.resolve();
@@ -109,7 +109,6 @@ export class FastCgiConnection implements RequestHost {
 
   done(request: FastCgiRequest, closeConnection: boolean): void {
     if (this.#request === request) this.#request = undefined;
-    this.resume(); // the request may have left the socket paused
     if (closeConnection || this.#closing) {
       this.#closing = true;
       this.#socket.end(); // flushes what the writer queued, then FIN

@@ -19,11 +19,12 @@ export interface RequestHost {
   readonly scriptName: string | undefined;
   /** Largest PARAMS stream accepted, in bytes. */
   readonly maxParamsBytes: number;
+  /** Largest request body accepted, in bytes (413 before the app runs when CONTENT_LENGTH is larger). */
+  readonly maxBodyBytes: number;
+  /** Request body bytes held in memory per request; the rest waits in a temp file. */
+  readonly bodyMemoryBytes: number;
   /** Server log (the daemon's stderr). */
   log(line: string): void;
-  /** Stop/restart reading the socket (backpressure from tsgi.input). */
-  pause(): void;
-  resume(): void;
   /** Resolves when the socket can take more; rejects with RequestAbortedError when it closed. */
   drain(): Promise<void>;
   /** The request finished (END_REQUEST sent, or the connection must be dropped). */
@@ -55,6 +56,10 @@ export class FastCgiRequest {
   #stderrUsed = false;
   #abortRequested = false;
   #responseEnded = false;
+  /** Response bytes held back until the request body is in (see #hold); undefined once released. */
+  #held: Uint8Array[] | undefined = [];
+  #heldBytes = 0;
+  #released: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
 
   constructor(host: RequestHost, id: number, keepConn: boolean) {
     this.#host = host;
@@ -90,6 +95,7 @@ export class FastCgiRequest {
     if (content.byteLength === 0) {
       this.#stdinEnded = true;
       this.#input?.end();
+      this.#release();
       return;
     }
     if (this.#input === undefined) {
@@ -118,6 +124,9 @@ export class FastCgiRequest {
   #abortWith(error: RequestAbortedError): void {
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
     this.#input?.fail(error);
+    const waiters = this.#released;
+    this.#released = [];
+    for (const waiter of waiters) waiter.reject(error);
   }
 
   async #run(pairs: Array<[string, string]>): Promise<void> {
@@ -141,9 +150,13 @@ export class FastCgiRequest {
       });
     } catch (error) {
       host.log(`${error instanceof Error ? error.message : String(error)}\n`);
-      this.#stdout(encodeCgiHead('400 Bad Request', [['Content-Type', 'text/plain']]));
-      this.#stdout(new TextEncoder().encode('Bad Request\n'));
-      this.#finish(1);
+      this.#answer('400 Bad Request');
+      return;
+    }
+    if (environ.CONTENT_LENGTH !== undefined && Number(environ.CONTENT_LENGTH) > host.maxBodyBytes) {
+      // Refuse before the app runs: nothing of the body needs to be read (RFC 9110 §15.5.14).
+      host.log(`fastcgi: request body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`);
+      this.#answer('413 Content Too Large');
       return;
     }
     const log = (line: string): void => {
@@ -156,7 +169,9 @@ export class FastCgiRequest {
       this.#finish(outcome === 'complete' ? 0 : 1);
     } else {
       // The response was cut off after it started: closing the connection without FCGI_END_REQUEST
-      // is the only way to make the web server show the client an incomplete response.
+      // is the only way to make the web server show the client an incomplete response. What the
+      // app did send goes out first, so the client sees the start of the response, then the cut.
+      this.#release();
       this.#phase = Phase.Done;
       this.#input?.discard();
       host.done(this, true);
@@ -165,22 +180,65 @@ export class FastCgiRequest {
 
   #sink(): ResponseSink {
     return {
-      start: (status: string, headers: HeaderList) => {
-        this.#stdout(encodeCgiHead(status, headers));
+      start: (status: string, headers: HeaderList) => void this.#hold(encodeCgiHead(status, headers)),
+      write: (chunk: Uint8Array) => this.#hold(chunk),
+      drain: () => {
+        if (this.#controller.signal.aborted) return Promise.reject(new RequestAbortedError());
+        if (this.#held === undefined) return this.#host.drain();
+        return new Promise((resolve, reject) => this.#released.push({ resolve, reject }));
       },
-      write: (chunk: Uint8Array) => this.#stdout(chunk),
-      drain: () => (this.#controller.signal.aborted ? Promise.reject(new RequestAbortedError()) : this.#host.drain()),
       end: () => {
         this.#responseEnded = true;
+        this.#release(); // the app is done: nothing it sends can wait on the body any more
       },
       abort: () => {},
     };
   }
 
+  /**
+   * Sends response bytes, or holds them while the request body is still arriving. nginx stops
+   * sending a request body for good once it has passed the response header on and its socket to us
+   * blocks (ngx_http_upstream_send_request_handler); an app answering while it reads (an echo) would
+   * then wait for bytes that never come. Holding is backpressure, not buffering: past 64 KiB the app
+   * is told to wait, and the body itself never stalls (tsgi.input spools to a temp file).
+   */
+  #hold(bytes: Uint8Array): boolean {
+    if (this.#held === undefined) return this.#stdout(bytes);
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.byteLength;
+    return this.#heldBytes < 65536;
+  }
+
+  /** The body is in (or the app is done): send what was held and let writers continue. */
+  #release(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    this.#heldBytes = 0;
+    for (const bytes of held) this.#stdout(bytes);
+    const waiters = this.#released;
+    this.#released = [];
+    for (const waiter of waiters) this.#host.drain().then(waiter.resolve, waiter.reject);
+  }
+
   #makeInput(contentLength: number | undefined): BodyInput {
-    const host = this.#host;
-    this.#input = new BodyInput({ contentLength, source: { pause: () => host.pause(), resume: () => host.resume() } });
+    // The socket is never paused for a body: nginx stops sending a request body for good once the
+    // backend's socket blocks after the response started (docs/front-servers.md), and other requests
+    // may share the connection. Unread bytes beyond the memory window wait in a temp file instead.
+    this.#input = new BodyInput({
+      contentLength,
+      spool: { memoryBytes: this.#host.bodyMemoryBytes },
+      maxBytes: this.#host.maxBodyBytes,
+    });
     return this.#input;
+  }
+
+  /** A response of the daemon's own (400, 413), with the status as a plain-text body. */
+  #answer(status: string): void {
+    const body = Buffer.from(`${status.slice(4)}\n`);
+    this.#stdout(encodeCgiHead(status, [['Content-Type', 'text/plain'], ['Content-Length', String(body.byteLength)]]));
+    this.#stdout(body);
+    this.#finish(1);
   }
 
   #stdout(bytes: Uint8Array): boolean {
@@ -197,6 +255,7 @@ export class FastCgiRequest {
   /** Closes the streams and sends FCGI_END_REQUEST (spec §5.5), once. */
   #finish(appStatus: number): void {
     if (this.#phase === Phase.Done) return;
+    this.#release();
     const writer = this.#host.writer;
     writer.endStream(RecordType.FCGI_STDOUT, this.id);
     if (this.#stderrUsed) writer.endStream(RecordType.FCGI_STDERR, this.id);

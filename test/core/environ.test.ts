@@ -68,6 +68,24 @@ describe('buildEnviron', () => {
   });
 
   it.each([
+    ['/env/x/y', 'proxy:fcgi://127.0.0.1:9000/env/x/y', '', '/env/x/y'],
+    ['/app/env/x', 'proxy:fcgi://127.0.0.1:9000/env/x', '/app', '/env/x'],
+    ['/app/a b', 'proxy:fcgi://127.0.0.1:9000/a%20b', '/app', '/a b'],
+    ['/app/', 'proxy:fcgi://127.0.0.1:9000/', '/app', '/'],
+    ['/app/env/x', 'proxy:fcgi://localhost/env/x', '/app', '/env/x'],
+    ['/app/x', 'proxy:fcgi://127.0.0.1:9000/backend/x', '/app/x', ''],
+    ['/app/x', 'proxy:fcgi://127.0.0.1:9000/%zz', '/app/x', ''],
+  ])('splits Apache mod_proxy_fcgi SCRIPT_NAME %s with SCRIPT_FILENAME %s', (scriptName, filename, sn, pi) => {
+    const { environ } = build({ SCRIPT_NAME: scriptName, SCRIPT_FILENAME: filename });
+    expect([environ.SCRIPT_NAME, environ.PATH_INFO]).toEqual([sn, pi]);
+  });
+
+  it('leaves SCRIPT_NAME alone when the front sent PATH_INFO (nginx, CGI)', () => {
+    const { environ } = build({ SCRIPT_NAME: '/cgi-bin/app.mjs', PATH_INFO: '/x', SCRIPT_FILENAME: '/usr/lib/cgi-bin/app.mjs' });
+    expect([environ.SCRIPT_NAME, environ.PATH_INFO]).toEqual(['/cgi-bin/app.mjs', '/x']);
+  });
+
+  it.each([
     [{ HTTPS: 'on' }, 'https'],
     [{ HTTPS: 'ON' }, 'https'],
     [{ HTTPS: '1' }, 'https'],

@@ -84,6 +84,13 @@ describe('BodyInput', () => {
     expect(input.bytesReceived).toBe(6);
   });
 
+  it('does not lose bytes pushed while a read is settling (the last push also ends the body)', async () => {
+    const input = new BodyInput({ contentLength: 3 });
+    const pending = input.read();
+    input.push(bytes('abc'));
+    expect(str(await pending)).toBe('abc');
+  });
+
   it('keeps a complete body readable after an abort', async () => {
     const input = new BodyInput({ contentLength: 2 });
     input.push(bytes('ok'));

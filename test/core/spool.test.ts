@@ -1,0 +1,55 @@
+// Tests ByteSpool: FIFO order across memory and the temp file, bounded memory, cleanup.
+
+import { readdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ByteSpool } from '../../src/core/spool.js';
+
+async function drain(spool: ByteSpool): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let chunk = await spool.shift(); chunk !== null; chunk = await spool.shift()) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+describe('ByteSpool', () => {
+  it('keeps bytes in order across memory and the file, holding at most memoryBytes in memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-spool-'));
+    const spool = new ByteSpool({ memoryBytes: 1000, directory: dir });
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 50; i++) {
+      const chunk = Buffer.alloc(300, i);
+      expected.push(chunk);
+      spool.push(chunk);
+      expect(spool.memoryBytes).toBeLessThanOrEqual(1000);
+    }
+    expect(spool.size).toBe(15_000);
+    expect((await drain(spool)).equals(Buffer.concat(expected))).toBe(true);
+    expect(readdirSync(dir)).toEqual([]); // the temp file was unlinked as soon as it was open
+    expect(spool.size).toBe(0);
+  });
+
+  it('interleaves pushes and shifts without reordering', async () => {
+    const spool = new ByteSpool({ memoryBytes: 10 });
+    const out: Buffer[] = [];
+    const all: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const chunk = Buffer.from(`chunk-${i};`);
+      all.push(chunk);
+      spool.push(chunk);
+      if (i % 3 === 0) {
+        const next = await spool.shift();
+        if (next !== null) out.push(Buffer.from(next));
+      }
+    }
+    out.push(await drain(spool));
+    expect(Buffer.concat(out).toString()).toBe(Buffer.concat(all).toString());
+  });
+
+  it('drops everything on close', async () => {
+    const spool = new ByteSpool({ memoryBytes: 4 });
+    spool.push(Buffer.from('abcdefgh'));
+    spool.close();
+    expect(await spool.shift()).toBeNull();
+  });
+});
