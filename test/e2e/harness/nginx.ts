@@ -1,0 +1,82 @@
+// Runs a private nginx for the e2e tests: conf/nginx/tsgi.conf wrapped in a minimal main config.
+//
+// Substitutions made in conf/nginx/tsgi.conf (plain string replacement, see samples.ts):
+//   "listen 80;"               -> "listen 127.0.0.1:<free port>;"  (never anything but loopback)
+//   "server 127.0.0.1:9000;"   -> the daemon's tcp address, or "server unix:<socket>;"
+// The site file includes tsgi_fastcgi_params by a relative name, resolved against the prefix, so
+// the params file is copied there unchanged.
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NGINX } from './binaries.js';
+import type { FrontServer } from './front-server.js';
+import { CONF_DIR } from './paths.js';
+import { freePort, waitForEndpoint, type Endpoint } from './ports.js';
+import { makePrefix, removePrefix } from './prefix.js';
+import { startProcess, type ServerProcess } from './process.js';
+import { renderSample } from './samples.js';
+
+export interface NginxOptions {
+  /** Where the sample's `upstream tsgi` should point. */
+  upstream: Endpoint;
+}
+
+export async function startNginx({ upstream }: NginxOptions): Promise<FrontServer> {
+  const nginx = NGINX.require();
+  const prefix = await makePrefix('nginx');
+  const port = await freePort();
+  const upstreamLine = 'path' in upstream ? `server unix:${upstream.path};` : `server ${upstream.host}:${upstream.port};`;
+  const site = await renderSample('nginx/tsgi.conf', [
+    ['listen 80;', `listen 127.0.0.1:${port};`],
+    ['server 127.0.0.1:9000;', upstreamLine],
+  ]);
+  await writeFile(join(prefix, 'tsgi.conf'), site);
+  await copyFile(join(CONF_DIR, 'nginx/tsgi_fastcgi_params'), join(prefix, 'tsgi_fastcgi_params'));
+  const temp = join(prefix, 'temp');
+  for (const dir of ['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) await mkdir(join(temp, dir), { recursive: true });
+
+  const errorLog = join(prefix, 'error.log');
+  const main = [
+    '# Minimal main config written by test/e2e/harness/nginx.ts around conf/nginx/tsgi.conf.',
+    'daemon off;',
+    'master_process on;',
+    'worker_processes 1;',
+    // Workers run as "nobody" by default when the master is root, and could not reach the temp dirs.
+    ...(process.getuid?.() === 0 ? ['user root;'] : []),
+    `error_log ${errorLog} info;`,
+    `pid ${join(prefix, 'nginx.pid')};`,
+    'events { worker_connections 256; }',
+    'http {',
+    `    access_log ${join(prefix, 'access.log')};`,
+    `    client_body_temp_path ${join(temp, 'client_body')};`,
+    `    fastcgi_temp_path ${join(temp, 'fastcgi')};`,
+    `    proxy_temp_path ${join(temp, 'proxy')};`,
+    `    uwsgi_temp_path ${join(temp, 'uwsgi')};`,
+    `    scgi_temp_path ${join(temp, 'scgi')};`,
+    '    include tsgi.conf;',
+    '}',
+    '',
+  ].join('\n');
+  const confPath = join(prefix, 'nginx.conf');
+  await writeFile(confPath, main);
+
+  // -e: nginx opens its compiled-in error log before reading the config; keep even that in the prefix.
+  const proc: ServerProcess = startProcess('nginx', nginx, ['-p', prefix, '-c', confPath, '-e', errorLog]);
+  const logs = async () => `${await readFile(errorLog, 'utf8').catch(() => '')}${proc.output()}`;
+  try {
+    await waitForEndpoint({ host: '127.0.0.1', port }, { isAlive: proc.alive });
+  } catch (error) {
+    const text = await logs();
+    await proc.stop();
+    await removePrefix(prefix);
+    throw new Error(`${(error as Error).message}\n--- nginx logs ---\n${text}`);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    prefix,
+    logs,
+    async stop() {
+      await proc.stop();
+      await removePrefix(prefix);
+    },
+  };
+}
