@@ -137,6 +137,8 @@ async function fastcgi(args: string[]): Promise<void> {
     log,
     scriptName: values['script-name'],
     maxConns: positiveInt(values['max-conns'], '--max-conns', 1024),
+    // A process manager that hands us a socket on fd 0 (mod_fcgid, spawn-fcgi) may start several.
+    multiprocess: address.kind === 'fd',
   });
   const bound = await server.listen(address, socketMode);
   const targets: Stoppable[] = [server];

@@ -25,7 +25,7 @@ let serial = 0;
  */
 export class ByteSpool {
   readonly #memoryLimit: number;
-  readonly #directory: string;
+  readonly #directory: string | undefined;
   readonly #memory: Uint8Array[] = [];
   #memoryBytes = 0;
   #file: Promise<FileHandle> | undefined;
@@ -37,7 +37,7 @@ export class ByteSpool {
 
   constructor(options: SpoolOptions) {
     this.#memoryLimit = options.memoryBytes;
-    this.#directory = options.directory ?? tmpdir();
+    this.#directory = options.directory;
   }
 
   /** Bytes held in memory. */
@@ -66,7 +66,7 @@ export class ByteSpool {
       .then(() => file)
       .then((handle) => handle.write(chunk, 0, chunk.byteLength, position))
       .catch((error: unknown) => {
-        this.#error ??= new TsgiError('TSGI_SPOOL', `tsgi: cannot spool request body to ${this.#directory}`, { cause: error });
+        this.#error ??= new TsgiError('TSGI_SPOOL', `tsgi: cannot spool a request body to ${this.#directory ?? tmpdir()}`, { cause: error });
       });
   }
 
@@ -111,7 +111,7 @@ export class ByteSpool {
   }
 
   async #openFile(): Promise<FileHandle> {
-    const path = join(this.#directory, `tsgi-body-${process.pid}-${++serial}`);
+    const path = join(this.#directory ?? tmpdir(), `tsgi-body-${process.pid}-${++serial}`);
     const handle = await open(path, 'wx+', 0o600);
     await unlink(path);
     return handle;
