@@ -1,0 +1,317 @@
+// Tests fromNodeHttp: node:http listeners run as TSGI apps on real IncomingMessage/ServerResponse objects.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import express from 'express';
+import { describe, expect, it } from 'vitest';
+import { environOf, fromNodeHttp, nodeListenerOf, type NodeListener } from '../../src/adapters/node-http.js';
+import { TestClient } from '../../src/testing/client.js';
+import { PullInput, binary, drive, environFor, gate } from './helpers.js';
+
+/** Runs one request through `listener` and returns what the listener saw plus the TSGI response. */
+async function seeRequest(listener: NodeListener, request: Parameters<typeof environFor>[0], options = {}) {
+  let seen: IncomingMessage | undefined;
+  const app = fromNodeHttp((req, res) => {
+    seen = req;
+    return listener(req, res);
+  }, options);
+  const { environ } = environFor(request);
+  const res = await drive(app, environ);
+  return { req: seen as IncomingMessage, res };
+}
+
+describe('fromNodeHttp: req', () => {
+  it('is a real IncomingMessage with method, url, headers, rawHeaders, httpVersion and socket fields', async () => {
+    const { req } = await seeRequest((_, res) => res.end(), {
+      method: 'PUT',
+      url: '/app/a%20b?x=1',
+      scriptName: '/app',
+      headers: { 'X-Custom': 'v', 'Content-Type': 'text/plain' },
+      body: 'hi',
+      extra: { REMOTE_ADDR: '10.0.0.7', REMOTE_PORT: '51234', HTTPS: 'on' },
+    });
+    expect(req).toBeInstanceOf(http.IncomingMessage);
+    expect(req.method).toBe('PUT');
+    expect(req.url).toBe('/a%20b?x=1');
+    expect((req as IncomingMessage & { originalUrl: string }).originalUrl).toBe('/app/a%20b?x=1');
+    expect((req as IncomingMessage & { baseUrl: string }).baseUrl).toBe('/app');
+    expect(req.headers).toMatchObject({ host: 'localhost', 'x-custom': 'v', 'content-type': 'text/plain', 'content-length': '2' });
+    expect(req.rawHeaders.slice(0, 4)).toEqual(['Host', 'localhost', 'X-Custom', 'v']);
+    expect(req.httpVersion).toBe('1.1');
+    expect(req.socket.remoteAddress).toBe('10.0.0.7');
+    expect(req.socket.remotePort).toBe(51234);
+    expect((req.socket as unknown as { encrypted?: boolean }).encrypted).toBe(true);
+  });
+
+  it('puts SCRIPT_NAME in req.url with includeScriptName, and follows SERVER_PROTOCOL HTTP/1.0', async () => {
+    const { req, res } = await seeRequest(
+      (_, response) => response.end('old-style'),
+      { url: '/app/x', scriptName: '/app', extra: { SERVER_PROTOCOL: 'HTTP/1.0' } },
+      { includeScriptName: true },
+    );
+    expect(req.url).toBe('/app/x');
+    expect(req.httpVersion).toBe('1.0');
+    expect(res.body.toString()).toBe('old-style'); // HTTP/1.0: a close-delimited body
+  });
+
+  it('presents a mounted Express app as Express presents a sub-app: routes below the mount point', async () => {
+    const app = express().get('/json', (req, res) => {
+      res.json({ url: req.url, originalUrl: req.originalUrl, baseUrl: req.baseUrl, path: req.path });
+    });
+    const res = await new TestClient(fromNodeHttp(app)).request({ url: '/mnt/json?x=1', scriptName: '/mnt' });
+    expect(JSON.parse(res.text())).toEqual({ url: '/json?x=1', originalUrl: '/mnt/json?x=1', baseUrl: '/mnt', path: '/json' });
+  });
+
+  it('gives the environ to the listener through environOf(req)', async () => {
+    const { req } = await seeRequest((_, res) => res.end(), { url: '/', extra: { REMOTE_USER: 'alice' } });
+    expect(environOf(req)?.REMOTE_USER).toBe('alice');
+  });
+
+  it('reads the body on demand: at most Node\'s request buffer ahead of the listener', async () => {
+    const data = binary(1024 * 1024);
+    const input = new PullInput(data, 16384);
+    const release = gate();
+    let pulledBeforeRead = -1;
+    const app = fromNodeHttp(async (req, res) => {
+      await release.promise;
+      pulledBeforeRead = input.pulled;
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of req) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+      res.end(JSON.stringify({ size, sha256: hash.digest('hex') }));
+    });
+    const { environ } = environFor({ method: 'POST', url: '/', headers: { 'Content-Length': String(data.byteLength) } }, input);
+    const run = drive(app, environ);
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    release.open();
+    const res = await run;
+    expect(pulledBeforeRead).toBeLessThanOrEqual(32 * 1024); // one 16 KiB chunk here: not the 1 MiB
+    expect(JSON.parse(res.body.toString())).toEqual({ size: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') });
+  });
+
+  it('passes a chunked upload (no CONTENT_LENGTH, Transfer-Encoding sent) through', async () => {
+    const app = fromNodeHttp(async (req, res) => {
+      let text = '';
+      for await (const chunk of req) text += String(chunk);
+      res.end(`${req.headers['transfer-encoding']}:${text}`);
+    });
+    const { environ } = environFor({ method: 'POST', url: '/', headers: { 'Transfer-Encoding': 'chunked' } }, new PullInput(Buffer.from('streamed body'), 4));
+    expect((await drive(app, environ)).body.toString()).toBe('chunked:streamed body');
+  });
+
+  it('answers 400 when node:http refuses the request (an unknown method), and logs why', async () => {
+    const { environ, errors } = environFor({ method: 'FROB', url: '/' });
+    const res = await drive(fromNodeHttp((_, r) => r.end('never')), environ);
+    expect(res.status).toBe('400 Bad Request');
+    expect(errors.join('')).toMatch(/node:http refused the request/);
+  });
+});
+
+describe('fromNodeHttp: res', () => {
+  it('supports the writeHead overloads, statusMessage and the header methods', async () => {
+    const cases: Array<[string, (res: ServerResponse) => void, string, Array<[string, string]>]> = [
+      ['writeHead(status)', (res) => res.writeHead(204).end(), '204 No Content', []],
+      ['writeHead(status, reason, object)', (res) => res.writeHead(202, 'Queued', { 'X-A': '1' }).end(), '202 Queued', [['X-A', '1']]],
+      ['writeHead(status, flat array)', (res) => res.writeHead(200, ['X-B', '1', 'X-B', '2']).end(), '200 OK', [['X-B', '1'], ['X-B', '2']]],
+      [
+        'setHeader/removeHeader/hasHeader/getHeaderNames',
+        (res) => {
+          res.statusCode = 418;
+          res.statusMessage = 'Teapot';
+          res.setHeader('X-Keep', ['a', 'b']);
+          res.setHeader('X-Drop', '1');
+          res.removeHeader('x-drop');
+          res.setHeader('X-Seen', `${res.hasHeader('x-keep')}:${res.getHeaderNames().join(',')}:${res.getHeader('x-keep')}`);
+          res.end();
+        },
+        '418 Teapot',
+        [['X-Keep', 'a'], ['X-Keep', 'b'], ['X-Seen', 'true:x-keep:a,b'], ['Content-Length', '0']],
+      ],
+    ];
+    for (const [, listener, status, headers] of cases) {
+      const res = await drive(fromNodeHttp((_, r) => listener(r)), environFor({ url: '/' }).environ);
+      expect(res.status).toBe(status);
+      expect(res.headers.filter(([n]) => n !== 'Content-Length' || headers.some(([h]) => h === n))).toEqual(headers);
+    }
+  });
+
+  it('sends every Set-Cookie separately and drops the connection fields Node adds', async () => {
+    const app = fromNodeHttp((_, res) => {
+      res.setHeader('Set-Cookie', ['a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT', 'b=2']);
+      res.setHeader('Connection', 'close');
+      res.end('x');
+    });
+    const res = await new TestClient(app).get('/');
+    expect(res.headers).toEqual([
+      ['Set-Cookie', 'a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
+      ['Set-Cookie', 'b=2'],
+      ['Content-Length', '1'],
+    ]);
+    expect(res.text()).toBe('x');
+  });
+
+  it('streams each res.write() as it happens; flushHeaders() passes the head on at once', async () => {
+    const headSeen = gate();
+    const firstSeen = gate();
+    const inner = fromNodeHttp(async (_, res) => {
+      res.setHeader('Content-Type', 'text/event-stream');
+      res.flushHeaders();
+      await headSeen.promise; // opened by startResponse being called: nothing waited for a write
+      res.write('data: 1\n\n');
+      await firstSeen.promise; // opened by the server receiving the first event: nothing waited for end()
+      res.write('data: 2\n\n');
+      res.end();
+    });
+    // The driver itself sends the head with the first byte (docs/spec.md "Headers go out lazily").
+    const app: typeof inner = (environ, startResponse) =>
+      inner(environ, (status, headers, excInfo) => {
+        headSeen.open();
+        return startResponse(status, headers, excInfo);
+      });
+    const res = await drive(app, environFor({ url: '/' }).environ, {
+      onWrite: (chunk) => chunk.toString() === 'data: 1\n\n' && firstSeen.open(),
+    });
+    expect(res.chunks.map(String)).toEqual(['data: 1\n\n', 'data: 2\n\n']);
+    expect(res.events).toEqual(['start', 'write', 'write', 'end']);
+  });
+
+  it('returns false from write() when the server is behind, then emits drain', async () => {
+    const behind = gate();
+    const events: string[] = [];
+    const app = fromNodeHttp((_, res) => {
+      res.on('drain', () => {
+        events.push('drain');
+        res.end();
+      });
+      events.push(`write ${res.write(Buffer.alloc(64 * 1024))}`);
+    });
+    const res = await drive(app, environFor({ url: '/' }).environ, {
+      writeReturns: () => false, // the transport is slow: the driver waits before pulling again
+      drain: async () => {
+        events.push('transport drained');
+        behind.open();
+      },
+    });
+    expect(events).toEqual(['write false', 'transport drained', 'drain']);
+    expect(res.body.byteLength).toBe(64 * 1024);
+  });
+
+  it('emits finish then close after a complete response', async () => {
+    const events: string[] = [];
+    const closed = gate();
+    const app = fromNodeHttp((_, res) => {
+      res.on('finish', () => events.push('finish'));
+      res.on('close', () => {
+        events.push(`close writableFinished=${res.writableFinished}`);
+        closed.open();
+      });
+      res.end('done', () => events.push('end callback'));
+    });
+    await drive(app, environFor({ url: '/' }).environ);
+    await closed.promise;
+    expect(events).toEqual(['finish', 'end callback', 'close writableFinished=true']);
+  });
+
+  it('emits close without finish, and aborts req, when the client goes away (tsgi.signal)', async () => {
+    const closed = gate();
+    const events: string[] = [];
+    const app = fromNodeHttp((req, res) => {
+      req.on('aborted', () => events.push('req aborted'));
+      res.on('finish', () => events.push('finish'));
+      res.on('close', () => {
+        events.push(`close writableEnded=${res.writableEnded}`);
+        closed.open();
+      });
+      res.write('partial');
+    });
+    const { environ, abort } = environFor({ url: '/' });
+    const res = await drive(app, environ, { onWrite: () => abort() });
+    await closed.promise;
+    expect(res.outcome).toBe('aborted');
+    expect(events).toContain('close writableEnded=false');
+    expect(events).toEqual(['req aborted', 'close writableEnded=false']);
+  });
+
+  it('emits close when the client goes away before the listener answered', async () => {
+    const waiting = gate();
+    const closed = gate();
+    const app = fromNodeHttp((_, res) => {
+      res.on('close', () => closed.open());
+      waiting.open(); // and never answer
+    });
+    const { environ, abort } = environFor({ url: '/' });
+    const run = drive(app, environ);
+    await waiting.promise;
+    abort();
+    await closed.promise;
+    expect((await run).outcome).toBe('aborted');
+  });
+
+  it('keeps binary bodies intact both ways', async () => {
+    const data = binary(700_000);
+    const app = fromNodeHttp(async (req, res) => {
+      const parts: Buffer[] = [];
+      for await (const chunk of req) parts.push(chunk as Buffer);
+      res.setHeader('Content-Type', 'application/octet-stream');
+      res.end(Buffer.concat(parts));
+    });
+    const res = await new TestClient(app).post('/', data);
+    expect(res.body.equals(data)).toBe(true);
+  });
+
+  it('answers HEAD with the GET headers and no body', async () => {
+    const app = fromNodeHttp((_, res) => {
+      res.setHeader('Content-Length', '11');
+      res.end('hello world');
+    });
+    const res = await new TestClient(app).request({ method: 'HEAD', url: '/' });
+    expect(res.status).toBe(200);
+    expect(res.header('content-length')).toBe('11');
+    expect(res.body.byteLength).toBe(0);
+  });
+
+  it('turns a throw or rejection before the head into a 500, and one after into a cut-off', async () => {
+    const sync = await new TestClient(fromNodeHttp(() => {
+      throw new Error('secret');
+    })).get('/');
+    expect(sync.status).toBe(500);
+    expect(sync.text()).not.toContain('secret');
+    const rejected = await new TestClient(fromNodeHttp(async () => {
+      throw new Error('secret');
+    })).get('/');
+    expect(rejected.status).toBe(500);
+    const after = await new TestClient(fromNodeHttp(async (_, res) => {
+      res.write('partial');
+      await new Promise((resolve) => setImmediate(resolve));
+      throw new Error('midway');
+    })).get('/');
+    expect(after.status).toBe(200);
+    expect(after.cutOff).toBe(true);
+  });
+
+  it('reports a listener that closes the connection without a response', async () => {
+    const res = await new TestClient(fromNodeHttp((req) => req.socket.destroy())).get('/');
+    expect(res.status).toBe(500);
+    expect(res.log.join('')).toMatch(/connection ended before a response head|connection closed/);
+  });
+});
+
+describe('nodeListenerOf', () => {
+  it('takes the request listeners of an http.Server that is not listening', async () => {
+    const server = http.createServer((_, res) => res.end('from server'));
+    const target = nodeListenerOf(server);
+    expect(target?.kind).toBe('http.Server');
+    const res = await new TestClient(fromNodeHttp(target!.listener)).get('/');
+    expect(res.text()).toBe('from server');
+    expect(nodeListenerOf(http.createServer())).toBeUndefined();
+  });
+
+  it('recognises functions, and nothing else', () => {
+    expect(nodeListenerOf((_: unknown, __: unknown) => {})?.kind).toBe('function');
+    expect(nodeListenerOf({})).toBeUndefined();
+    expect(nodeListenerOf('x')).toBeUndefined();
+  });
+});
