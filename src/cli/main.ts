@@ -1,8 +1,12 @@
 // The tsgi command: `tsgi fastcgi|cgi <app>`, or `tsgi <app>` detecting how it was started.
 
+import { spawn } from 'node:child_process';
 import { Console } from 'node:console';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { AppType } from '../adapters/detect.js';
 import { runCgi } from '../cgi/runner.js';
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { TsgiError } from '../core/errors.js';
@@ -10,6 +14,7 @@ import { startHttpFront } from '../daemon/http-front.js';
 import { stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
 import { DEFAULT_SOCKET_MODE, formatListenAddress, parseListenAddress, stdinIsSocket, type ListenAddress } from '../daemon/listen.js';
 import { FastCgiServer } from '../daemon/server.js';
+import { startDevServer } from '../dev/server.js';
 import { loadApp } from './load-app.js';
 
 const HELP = `tsgi - host a TSGI app behind a web server, over FastCGI or CGI
@@ -20,10 +25,13 @@ Usage:
                              GATEWAY_INTERFACE set (a CGI request) -> CGI; else this help
   tsgi fastcgi <app> [opts]  run the FastCGI daemon (responder role)
   tsgi cgi <app>             serve one CGI request (RFC 3875) from the environment and stdin
+  tsgi dev <app> [opts]      development-only HTTP server hosting the app in-process
   tsgi --help | --version
 
-<app> is path/to/module.mjs, optionally with #exportName; the default export (or 'app')
-must be a TSGI app: (environ, startResponse) => body.
+<app> is path/to/module.mjs, optionally with #exportName. The default export (or 'app') is
+a TSGI app (environ, startResponse) => body, a fetch handler or an object with fetch()
+(Hono), or a node:http app (Express, Koa, Fastify, an http.Server); see docs/adapters.md.
+  --type tsgi|fetch|node    say which, where detection cannot tell (e.g. (req, res) functions)
 
 FastCGI options:
   --listen ADDR        HOST:PORT, PORT (on 127.0.0.1), /path/to.sock or fd:0
@@ -32,11 +40,18 @@ FastCGI options:
   --script-name PATH   the app's mount point: rebuild SCRIPT_NAME/PATH_INFO from the
                        whole path (default: keep the web server's split)
   --max-conns N        most connections at once, advertised as FCGI_MAX_CONNS (default 1024)
+  --max-body-bytes N   larger request bodies get 413 before the app runs (default 1 GiB)
   --grace-ms MS        how long a graceful stop (SIGTERM) waits for requests (default 30000)
   --http HOST:PORT     also start a development-only HTTP front forwarding to the daemon
 
+dev options:
+  --host HOST          interface to listen on (default 127.0.0.1)
+  --port N             port (default 8000)
+  --script-name PATH   mount the app below PATH
+  --watch              restart when a file next to the app changes
+
 CGI mode reads no options from the command line (a web server may put the query string
-there); it reads TSGI_SCRIPT_NAME from the environment instead.
+there); it reads TSGI_SCRIPT_NAME and TSGI_TYPE from the environment instead.
 `;
 
 /** Runs the command line; resolves when the command has set up its work (servers keep running). */
@@ -69,6 +84,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     await fastcgi(rest);
     return;
   }
+  if (command === 'dev') {
+    await dev(rest);
+    return;
+  }
   if (command.startsWith('-')) throw new TsgiError('TSGI_USAGE', `tsgi: unknown option ${command}; see tsgi --help`);
   if (stdinIsSocket()) {
     await fastcgi([command, ...rest]);
@@ -87,7 +106,7 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
   console.debug = toStderr.debug.bind(toStderr);
   try {
     if (appSpec === undefined) throw new TsgiError('TSGI_USAGE', 'tsgi: cgi needs the path of the app module');
-    const app = await loadApp(appSpec);
+    const app = await loadApp(appSpec, appType(env.TSGI_TYPE, 'TSGI_TYPE'));
     process.exitCode = await runCgi(app, { scriptName: env.TSGI_SCRIPT_NAME });
   } catch (error) {
     // The web server turns a silent exit into its own error page; send a proper 500 instead.
@@ -96,6 +115,9 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
     process.stdout.write('Internal Server Error\n');
     process.exitCode = 1;
   }
+  // One request per process: once the response is flushed, exit, even if the app left timers or a
+  // database pool that would keep the process (and the web server's request) waiting.
+  process.stdout.write('', () => process.exit());
 }
 
 async function fastcgi(args: string[]): Promise<void> {
@@ -107,8 +129,10 @@ async function fastcgi(args: string[]): Promise<void> {
       'socket-mode': { type: 'string' },
       'script-name': { type: 'string' },
       'max-conns': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
       'grace-ms': { type: 'string' },
       http: { type: 'string' },
+      type: { type: 'string' },
     },
   });
   const appSpec = positionals[0];
@@ -131,12 +155,13 @@ async function fastcgi(args: string[]): Promise<void> {
     throw new TsgiError('TSGI_USAGE', `tsgi: invalid --socket-mode ${values['socket-mode']}; use octal like 0660`);
   }
   const log = (line: string): void => void process.stderr.write(line);
-  const app = await loadApp(appSpec);
+  const app = await loadApp(appSpec, appType(values.type, '--type'));
   const server = new FastCgiServer({
     app,
     log,
     scriptName: values['script-name'],
     maxConns: positiveInt(values['max-conns'], '--max-conns', 1024),
+    maxBodyBytes: positiveInt(values['max-body-bytes'], '--max-body-bytes', 1024 ** 3),
     // A process manager that hands us a socket on fd 0 (mod_fcgid, spawn-fcgi) may start several.
     multiprocess: address.kind === 'fd',
   });
@@ -158,6 +183,53 @@ async function fastcgi(args: string[]): Promise<void> {
   stopOnSignals(targets, log, positiveInt(values['grace-ms'], '--grace-ms', 30_000));
 }
 
+async function dev(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8000' },
+      'script-name': { type: 'string' },
+      type: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+    },
+  });
+  const appSpec = positionals[0];
+  if (appSpec === undefined || positionals.length > 1) {
+    throw new TsgiError('TSGI_USAGE', 'tsgi: dev needs exactly one app module; see tsgi --help');
+  }
+  if (values.watch) {
+    // ESM modules cannot be unloaded: restart the whole process on change, as `node --watch` does.
+    const self = fileURLToPath(import.meta.url);
+    const child = spawn(
+      process.execPath,
+      ['--watch-path', dirname(resolve(appSpec)), self, 'dev', ...args.filter((a) => a !== '--watch')],
+      { stdio: 'inherit' },
+    );
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+    child.on('exit', (code) => (process.exitCode = code ?? 1));
+    return;
+  }
+  const log = (line: string): void => void process.stderr.write(line);
+  const app = await loadApp(appSpec, appType(values.type, '--type'));
+  const server = await startDevServer({
+    app,
+    host: values.host,
+    port: Number(values.port),
+    scriptName: values['script-name'] ?? '',
+    log,
+  });
+  log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
+  stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000);
+}
+
+function appType(value: string | undefined, option: string): AppType | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'tsgi' || value === 'fetch' || value === 'node') return value;
+  throw new TsgiError('TSGI_USAGE', `tsgi: invalid ${option} ${value}; use tsgi, fetch or node`);
+}
+
 function positiveInt(text: string | undefined, option: string, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
@@ -176,5 +248,6 @@ function version(): string {
 
 main(process.argv.slice(2), process.env).catch((error: unknown) => {
   process.stderr.write(`${error instanceof TsgiError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
+  // Exit now: an app module that failed to load may have left handles open (timers, a listener).
+  process.exit(1);
 });

@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TsgiError } from '../core/errors.js';
+import { HttpError, requestParams } from '../dev/params.js';
 import { FastCgiClient, type FastCgiAddress, type FastCgiResponse } from '../fastcgi/client.js';
 
 /** Settings for `startHttpFront`. */
@@ -21,13 +22,6 @@ export interface HttpFrontOptions {
 const POOL_MAX_IDLE = 8;
 /** Connection-level response fields an app must not pass through (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-/** A request the front refuses itself (bad path, outside the mount point). */
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
 
 /** Keep-alive FastCGI connections (FCGI_KEEP_CONN, spec §5.1), one request each at a time. */
 class ConnectionPool {
@@ -60,100 +54,6 @@ class ConnectionPool {
   }
 }
 
-function isHex(byte: number): boolean {
-  return (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66);
-}
-
-/** Percent-decodes a path to bytes, then reads them as UTF-8 (invalid sequences → U+FFFD). */
-function decodePath(raw: string): string {
-  const src = Buffer.from(raw, 'latin1');
-  const out = Buffer.allocUnsafe(src.length);
-  let n = 0;
-  for (let i = 0; i < src.length; i++) {
-    const byte = src[i]!;
-    if (byte !== 0x25) {
-      out[n++] = byte;
-    } else if (i + 2 < src.length && isHex(src[i + 1]!) && isHex(src[i + 2]!)) {
-      out[n++] = Number.parseInt(src.toString('latin1', i + 1, i + 3), 16);
-      i += 2;
-    } else {
-      throw new HttpError(400, `invalid percent-escape in path ${JSON.stringify(raw)}`);
-    }
-  }
-  const path = out.toString('utf8', 0, n);
-  if (path.includes('\0')) throw new HttpError(400, 'NUL byte in path');
-  return path;
-}
-
-/** Resolves `.` and `..` and merges repeated slashes, as nginx does for `$uri`. */
-function normalizePath(path: string): string {
-  const out: string[] = [];
-  const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    const segment = segments[i]!;
-    const last = i === segments.length - 1;
-    if (segment === '..') {
-      if (out.length === 0) throw new HttpError(400, 'path climbs above the root');
-      out.pop();
-    } else if (segment !== '' && segment !== '.') {
-      out.push(segment);
-      continue;
-    }
-    if (last) out.push('');
-  }
-  return `/${out.join('/')}`;
-}
-
-/**
- * CGI meta-variables for one request, as nginx's `fastcgi_params` builds them (RFC 3875 §4.1).
- * Headers become HTTP_* (§4.1.18) except `Proxy` (httpoxy) and names with `_` (which nginx drops
- * by default, since `X_Y` and `X-Y` would both map to HTTP_X_Y).
- */
-function buildParams(req: http.IncomingMessage, scriptName: string): Array<[string, string]> {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  let rawPath = q === -1 ? url : url.slice(0, q);
-  if (!rawPath.startsWith('/')) {
-    if (rawPath === '*') rawPath = '/';
-    else if (URL.canParse(rawPath)) rawPath = new URL(rawPath).pathname;
-    else throw new HttpError(400, `invalid request target ${JSON.stringify(url)}`);
-  }
-  const uri = normalizePath(decodePath(rawPath));
-  if (scriptName !== '' && uri !== scriptName && !uri.startsWith(`${scriptName}/`)) {
-    throw new HttpError(404, `${uri} is outside the app's mount point ${scriptName}`);
-  }
-  const socket = req.socket;
-  const host = req.headers.host;
-  const params: Array<[string, string]> = [
-    ['QUERY_STRING', q === -1 ? '' : url.slice(q + 1)],
-    ['REQUEST_METHOD', req.method ?? 'GET'],
-  ];
-  const contentType = req.headers['content-type'];
-  const contentLength = req.headers['content-length'];
-  if (contentType !== undefined) params.push(['CONTENT_TYPE', contentType]);
-  if (contentLength !== undefined) params.push(['CONTENT_LENGTH', contentLength]);
-  params.push(
-    ['SCRIPT_NAME', scriptName],
-    ['PATH_INFO', uri.slice(scriptName.length)],
-    ['REQUEST_URI', url],
-    ['DOCUMENT_URI', uri],
-    ['REQUEST_SCHEME', 'http'],
-    ['SERVER_PROTOCOL', `HTTP/${req.httpVersion}`],
-    ['GATEWAY_INTERFACE', 'CGI/1.1'],
-    ['SERVER_SOFTWARE', 'tsgi-dev-front'],
-    ['REMOTE_ADDR', socket.remoteAddress ?? ''],
-    ['REMOTE_PORT', String(socket.remotePort ?? '')],
-    ['SERVER_ADDR', socket.localAddress ?? ''],
-    ['SERVER_PORT', String(socket.localPort ?? '')],
-    ['SERVER_NAME', host !== undefined && host !== '' ? host.replace(/:\d*$/, '') : socket.localAddress ?? ''],
-  );
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name === 'proxy' || name.includes('_')) continue;
-    params.push([`HTTP_${name.toUpperCase().replaceAll('-', '_')}`, Array.isArray(value) ? value.join(', ') : value]);
-  }
-  return params;
-}
-
 function waitForDrain(res: http.ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -176,7 +76,7 @@ function sendError(res: http.ServerResponse, status: number, message: string): v
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Sends the request upstream, retrying when a pooled connection turns out to be stale. */
-async function forward(req: http.IncomingMessage, params: Array<[string, string]>, pool: ConnectionPool) {
+async function forward(req: http.IncomingMessage, params: Record<string, string>, pool: ConnectionPool) {
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
   for (;;) {
     const { client, reused } = await pool.acquire();
@@ -196,9 +96,10 @@ async function forward(req: http.IncomingMessage, params: Array<[string, string]
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, pool: ConnectionPool, scriptName: string, log: (line: string) => void) {
   const started = Date.now();
   const done = (status: number | string): void => log(`${req.method} ${req.url} ${status} ${Date.now() - started}ms`);
-  let params: Array<[string, string]>;
+  let params: Record<string, string>;
   try {
-    params = buildParams(req, scriptName);
+    // Built as nginx's fastcgi_params would (shared with the dev server).
+    params = requestParams(req, { scriptName, software: 'tsgi-dev-front' });
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     sendError(res, error.status, error.message);

@@ -76,6 +76,48 @@ describe('tsgi command', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('exits once the CGI response is written, even when the app left a timer running', () => {
+    // Without the exit, spawnSync's 15 s limit would kill it and status would be null.
+    const r = cli(['cgi', join(ROOT, 'test', 'fixtures', 'lingering.mjs')], CGI_ENV);
+    expect(r.status).toBe(0);
+    expect(r.stdout.endsWith('done\n')).toBe(true);
+  });
+
+  it('runs an Express app unchanged as a CGI script (node:http adapter, detected)', () => {
+    const r = cli(['cgi', join(ROOT, 'examples', 'express.mjs')], { ...CGI_ENV, PATH_INFO: '/users/42' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Status: 200 OK\r\n/);
+    expect(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)).toBe('{"id":"42"}');
+  });
+
+  it('explains the one-line change when the module calls listen() itself', () => {
+    const r = spawnSync(process.execPath, [CLI, 'fastcgi', 'test/fixtures/listens.mjs', '--listen', '127.0.0.1:0'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('calls listen() itself; export the app instead');
+  });
+
+  it('serves a Hono app with tsgi dev on loopback', async () => {
+    const child = spawn(process.execPath, [CLI, 'dev', join(ROOT, 'examples', 'hono.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        child.stderr.on('data', (data: Buffer) => {
+          text += data.toString();
+          const match = /development server on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+          if (match) resolve(match[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${text}`)));
+      });
+      const res = await fetch(`${url}/json`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ hello: 'world' });
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
   it('prints help and exits 2 when not started by a web server', () => {
     const r = spawnSync(process.execPath, [CLI, HELLO], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.status).toBe(2);
