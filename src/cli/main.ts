@@ -13,7 +13,7 @@ import { TsgiError } from '../core/errors.js';
 import { startHttpFront } from '../daemon/http-front.js';
 import { stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
 import { DEFAULT_SOCKET_MODE, formatListenAddress, parseListenAddress, stdinIsSocket, type ListenAddress } from '../daemon/listen.js';
-import { FastCgiServer } from '../daemon/server.js';
+import { FastCgiServer, parseWebServerAddrs } from '../daemon/server.js';
 import { startDevServer } from '../dev/server.js';
 import { loadApp } from './load-app.js';
 
@@ -34,14 +34,20 @@ a TSGI app (environ, startResponse) => body, a fetch handler or an object with f
   --type tsgi|fetch|node    say which, where detection cannot tell (e.g. (req, res) functions)
 
 FastCGI options:
-  --listen ADDR        HOST:PORT, PORT (on 127.0.0.1), /path/to.sock or fd:0
-                       (default: the listening socket inherited on fd 0)
+  --listen ADDR        HOST:PORT, PORT (on 127.0.0.1), /path/to.sock or fd:N (default: a
+                       systemd socket (LISTEN_FDS), else the listening socket on fd 0)
   --socket-mode MODE   octal permissions of a unix socket we create (default 0660)
   --script-name PATH   the app's mount point: rebuild SCRIPT_NAME/PATH_INFO from the
                        whole path (default: keep the web server's split)
   --max-conns N        most connections at once, advertised as FCGI_MAX_CONNS (default 1024)
   --max-body-bytes N   larger request bodies get 413 before the app runs (default 1 GiB)
   --grace-ms MS        how long a graceful stop (SIGTERM) waits for requests (default 30000)
+  --no-multiplex       refuse concurrent requests on one connection (FCGI_CANT_MPX_CONN)
+  --max-requests-per-conn N   live requests per connection when multiplexing (default 100)
+  --idle-timeout-ms MS        close a connection idle this long (default 120000)
+  --request-timeout-ms MS     drop a connection whose request waits this long for params or
+                              body bytes (default 60000)
+  --web-server-addrs A,B      only these addresses may connect (default: FCGI_WEB_SERVER_ADDRS)
   --http HOST:PORT     also start a development-only HTTP front forwarding to the daemon
 
 dev options:
@@ -131,6 +137,11 @@ async function fastcgi(args: string[]): Promise<void> {
       'max-conns': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'grace-ms': { type: 'string' },
+      'no-multiplex': { type: 'boolean', default: false },
+      'max-requests-per-conn': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'web-server-addrs': { type: 'string' },
       http: { type: 'string' },
       type: { type: 'string' },
     },
@@ -140,8 +151,11 @@ async function fastcgi(args: string[]): Promise<void> {
     throw new TsgiError('TSGI_USAGE', 'tsgi: fastcgi needs exactly one app module; see tsgi --help');
   }
   let address: ListenAddress;
+  const systemd = systemdSocket(process.env);
   if (values.listen !== undefined) {
     address = parseListenAddress(values.listen);
+  } else if (systemd !== undefined) {
+    address = systemd;
   } else if (stdinIsSocket()) {
     address = { kind: 'fd', fd: 0 };
   } else {
@@ -162,8 +176,13 @@ async function fastcgi(args: string[]): Promise<void> {
     scriptName: values['script-name'],
     maxConns: positiveInt(values['max-conns'], '--max-conns', 1024),
     maxBodyBytes: positiveInt(values['max-body-bytes'], '--max-body-bytes', 1024 ** 3),
+    multiplex: !values['no-multiplex'],
+    maxRequestsPerConnection: positiveInt(values['max-requests-per-conn'], '--max-requests-per-conn', 100),
+    idleTimeoutMs: positiveInt(values['idle-timeout-ms'], '--idle-timeout-ms', 120_000),
+    requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 60_000),
+    webServerAddrs: parseWebServerAddrs(values['web-server-addrs'] ?? process.env.FCGI_WEB_SERVER_ADDRS),
     // A process manager that hands us a socket on fd 0 (mod_fcgid, spawn-fcgi) may start several.
-    multiprocess: address.kind === 'fd',
+    multiprocess: address.kind === 'fd' && systemd === undefined,
   });
   const bound = await server.listen(address, socketMode);
   const targets: Stoppable[] = [server];
@@ -222,6 +241,15 @@ async function dev(args: string[]): Promise<void> {
   });
   log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
   stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000);
+}
+
+/**
+ * The first socket systemd passed us (socket activation: LISTEN_PID is our pid, LISTEN_FDS >= 1;
+ * the sockets start at fd 3), or undefined when we were not socket-activated.
+ */
+function systemdSocket(env: NodeJS.ProcessEnv): ListenAddress | undefined {
+  if (env.LISTEN_PID !== String(process.pid) || !(Number(env.LISTEN_FDS) >= 1)) return undefined;
+  return { kind: 'fd', fd: 3 };
 }
 
 function appType(value: string | undefined, option: string): AppType | undefined {

@@ -23,6 +23,28 @@ export interface FastCgiServerOptions {
   scriptName?: string;
   /** True when several daemon processes share the socket (sets `tsgi.multiprocess`). Default false. */
   multiprocess?: boolean;
+  /** Accept concurrent requests on one connection (FCGI_MPXS_CONNS=1). Default true. */
+  multiplex?: boolean;
+  /** Live requests per connection when multiplexing; more get FCGI_OVERLOADED. Default 100. */
+  maxRequestsPerConnection?: number;
+  /** Close a connection with no live request after this many ms of silence. Default 120000. */
+  idleTimeoutMs?: number;
+  /** Drop a connection whose request waits this many ms for PARAMS/STDIN bytes (slowloris). Default 60000. */
+  requestTimeoutMs?: number;
+  /**
+   * Addresses allowed to connect over TCP (FastCGI spec §3.2 FCGI_WEB_SERVER_ADDRS); others are
+   * closed at once. Default: anyone who can reach the socket.
+   */
+  webServerAddrs?: string[];
+}
+
+/**
+ * Parses FCGI_WEB_SERVER_ADDRS (FastCGI spec §3.2): a comma-separated list of IP addresses.
+ * @returns the addresses, or undefined when the value is absent or empty.
+ */
+export function parseWebServerAddrs(value: string | undefined): string[] | undefined {
+  const list = (value ?? '').split(',').map((address) => address.trim()).filter((address) => address !== '');
+  return list.length > 0 ? list : undefined;
 }
 
 /**
@@ -35,6 +57,7 @@ export class FastCgiServer {
   readonly #server: Server;
   readonly #connections = new Set<FastCgiConnection>();
   readonly #options: ConnectionOptions;
+  readonly #allowed: Set<string> | undefined;
   #nextConnectionId = 1;
   #closing = false;
 
@@ -48,7 +71,12 @@ export class FastCgiServer {
       bodyMemoryBytes: options.bodyMemoryBytes ?? 256 * 1024,
       multiprocess: options.multiprocess ?? false,
       scriptName: options.scriptName,
+      multiplex: options.multiplex ?? true,
+      maxRequestsPerConnection: options.maxRequestsPerConnection ?? 100,
+      idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
     };
+    this.#allowed = options.webServerAddrs === undefined ? undefined : new Set(options.webServerAddrs.map(plainAddress));
     // allowHalfOpen: a web server may shut down its side after the request; we still answer.
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = this.#options.maxConns;
@@ -107,8 +135,20 @@ export class FastCgiServer {
       socket.destroy();
       return;
     }
+    const remote = socket.remoteAddress;
+    if (this.#allowed !== undefined && remote !== undefined && !this.#allowed.has(plainAddress(remote))) {
+      // Spec §3.2: close connections from addresses not in FCGI_WEB_SERVER_ADDRS at once.
+      this.#options.log(`fastcgi: refusing a connection from ${remote}: not in FCGI_WEB_SERVER_ADDRS\n`);
+      socket.destroy();
+      return;
+    }
     const connection = new FastCgiConnection(socket, this.#nextConnectionId++, this.#options);
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));
   }
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 peer on a dual-stack socket) compares as `127.0.0.1`. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -23,14 +23,22 @@ export interface ConnectionOptions {
   app: App;
   /** Server log line sink (newline included). */
   log: (line: string) => void;
-  /** Advertised as FCGI_MAX_CONNS and FCGI_MAX_REQS (spec §4.1). */
+  /** Advertised as FCGI_MAX_CONNS (spec §4.1). */
   maxConns: number;
+  /** Whether requests may be multiplexed on one connection (FCGI_MPXS_CONNS, spec §4.1). */
+  multiplex: boolean;
+  /** Live requests accepted per connection when multiplexing; more get FCGI_OVERLOADED. */
+  maxRequestsPerConnection: number;
   /** Largest PARAMS stream accepted per request, in bytes. */
   maxParamsBytes: number;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   /** Request body bytes held in memory per request before the rest goes to a temp file. */
   bodyMemoryBytes: number;
+  /** Milliseconds a connection with no live request may stay silent before it is closed. */
+  idleTimeoutMs: number;
+  /** Milliseconds a request may wait for more PARAMS/STDIN bytes before its connection is dropped. */
+  requestTimeoutMs: number;
   /** True when several daemon processes serve the same socket. */
   multiprocess: boolean;
   /** The app's mount point (`--script-name`), or undefined to keep the front server's split. */
@@ -38,10 +46,12 @@ export interface ConnectionOptions {
 }
 
 /**
- * One connection from a web server. Requests are not multiplexed: a BEGIN_REQUEST while another
- * request is live is refused with FCGI_CANT_MPX_CONN (spec §5.5), and GET_VALUES says
- * FCGI_MPXS_CONNS=0. The connection stays open after a request when it had FCGI_KEEP_CONN
- * (spec §5.1). Malformed input closes this connection only, with one log line.
+ * One connection from a web server (FastCGI spec §3). Requests are multiplexed by id when
+ * `multiplex` is on (FCGI_MPXS_CONNS=1); when it is off, a BEGIN_REQUEST while another request is
+ * live is refused with FCGI_CANT_MPX_CONN (spec §5.5). A request never stalls its neighbours: bodies
+ * are always read (spooled beyond a window) and responses share the socket's backpressure. The
+ * connection closes after a request without FCGI_KEEP_CONN (spec §5.1), after an idle timeout, or
+ * when a request's PARAMS/STDIN stall. Malformed input closes this connection only, with one log line.
  */
 export class FastCgiConnection implements RequestHost {
   readonly app: App;
@@ -55,9 +65,10 @@ export class FastCgiConnection implements RequestHost {
   readonly #socket: Socket;
   readonly #options: ConnectionOptions;
   readonly #parser: RecordParser;
-  #request: FastCgiRequest | undefined;
+  readonly #requests = new Map<number, FastCgiRequest>();
   #closing = false;
   #closed = false;
+  #timeoutMs = 0;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   readonly #closedPromise: Promise<void>;
 
@@ -81,15 +92,19 @@ export class FastCgiConnection implements RequestHost {
       if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') this.log(`fastcgi: connection ${connectionId}: ${error.message}\n`);
     });
     socket.on('end', () => this.#onEnd());
-    this.#closedPromise = new Promise((resolve) => socket.once('close', () => {
-      this.#onClose();
-      resolve();
-    }));
+    socket.on('timeout', () => this.#onTimeout());
+    this.#closedPromise = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#onClose();
+        resolve();
+      }),
+    );
+    this.progress();
   }
 
   /** True while a request is being served. */
   get busy(): boolean {
-    return this.#request !== undefined;
+    return this.#requests.size > 0;
   }
 
   /** Resolves once the socket has closed. */
@@ -107,23 +122,35 @@ export class FastCgiConnection implements RequestHost {
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
-  done(request: FastCgiRequest, closeConnection: boolean): void {
-    if (this.#request === request) this.#request = undefined;
-    if (closeConnection || this.#closing) {
-      this.#closing = true;
-      this.#socket.end(); // flushes what the writer queued, then FIN
+  /**
+   * A request moved on (began, finished its params or body, ended): pick the socket's timeout.
+   * Idle connections get the idle timeout; a request still receiving gets the request timeout; a
+   * connection whose requests are all running the app gets none (apps may take their time).
+   */
+  progress(): void {
+    let timeout = 0;
+    if (this.#requests.size === 0) timeout = this.#options.idleTimeoutMs;
+    else for (const request of this.#requests.values()) if (request.receiving) timeout = this.#options.requestTimeoutMs;
+    if (timeout !== this.#timeoutMs && !this.#closed) {
+      this.#timeoutMs = timeout;
+      this.#socket.setTimeout(timeout);
     }
   }
 
-  /**
-   * Graceful stop: close now when idle, else after the current request (no new requests accepted).
-   */
-  shutdown(): void {
-    this.#closing = true;
-    if (this.#request === undefined) this.#socket.end();
+  done(request: FastCgiRequest, closeConnection: boolean): void {
+    if (this.#requests.get(request.id) === request) this.#requests.delete(request.id);
+    if (closeConnection) this.#closing = true;
+    if (this.#closing && this.#requests.size === 0) this.#socket.end(); // flushes, then FIN
+    else this.progress();
   }
 
-  /** Immediate stop: drop the connection and abort its request. */
+  /** Graceful stop: close now when idle, else after the live requests (no new requests accepted). */
+  shutdown(): void {
+    this.#closing = true;
+    if (this.#requests.size === 0) this.#socket.end();
+  }
+
+  /** Immediate stop: drop the connection and abort its requests. */
   destroy(): void {
     this.#socket.destroy();
   }
@@ -143,22 +170,26 @@ export class FastCgiConnection implements RequestHost {
       this.#onManagementRecord(type, content);
       return;
     }
-    const request = this.#request;
+    if (type === RecordType.FCGI_BEGIN_REQUEST) {
+      this.#begin(id, content);
+      return;
+    }
+    // Spec §3.3: records for an id that is not live (e.g. the rest of a body the app did not
+    // wait for) are ignored.
+    const request = this.#requests.get(id);
     switch (type) {
-      case RecordType.FCGI_BEGIN_REQUEST:
-        this.#begin(id, content);
-        return;
       case RecordType.FCGI_PARAMS:
-        if (request?.id === id) request.params(content);
+        request?.params(content);
         return;
       case RecordType.FCGI_STDIN:
-        if (request?.id === id) request.stdin(content);
-        return;
-      case RecordType.FCGI_ABORT_REQUEST:
-        if (request?.id === id) request.abortRequest();
+        request?.stdin(content);
         return;
       case RecordType.FCGI_DATA:
-        return; // FILTER role only; responders ignore it
+        request?.data(content);
+        return;
+      case RecordType.FCGI_ABORT_REQUEST:
+        request?.abortRequest();
+        return;
       default:
         if (type >= RecordType.FCGI_BEGIN_REQUEST && type <= RecordType.FCGI_UNKNOWN_TYPE) {
           throw new ProtocolError('FCGI_UNEXPECTED_RECORD', `fastcgi: unexpected ${recordTypeName(type)} from the web server`);
@@ -170,22 +201,23 @@ export class FastCgiConnection implements RequestHost {
 
   #begin(id: number, content: Uint8Array): void {
     const { role, flags } = decodeBeginRequestBody(content);
-    if (this.#request !== undefined) {
-      if (this.#request.id === id) {
-        throw new ProtocolError('FCGI_DUPLICATE_REQUEST', `fastcgi: FCGI_BEGIN_REQUEST for live request ${id}`);
-      }
+    if (this.#requests.has(id)) {
+      throw new ProtocolError('FCGI_DUPLICATE_REQUEST', `fastcgi: FCGI_BEGIN_REQUEST for live request ${id}`);
+    }
+    if (this.#requests.size > 0 && !this.#options.multiplex) {
       this.#refuse(id, ProtocolStatus.FCGI_CANT_MPX_CONN);
       return;
     }
-    if (this.#closing) {
+    if (this.#closing || this.#requests.size >= this.#options.maxRequestsPerConnection) {
       this.#refuse(id, ProtocolStatus.FCGI_OVERLOADED);
       return;
     }
-    if (role !== Role.FCGI_RESPONDER) {
+    if (role !== Role.FCGI_RESPONDER && role !== Role.FCGI_AUTHORIZER && role !== Role.FCGI_FILTER) {
       this.#refuse(id, ProtocolStatus.FCGI_UNKNOWN_ROLE);
       return;
     }
-    this.#request = new FastCgiRequest(this, id, (flags & FCGI_KEEP_CONN) !== 0);
+    this.#requests.set(id, new FastCgiRequest(this, id, role, (flags & FCGI_KEEP_CONN) !== 0));
+    this.progress();
   }
 
   #refuse(id: number, protocolStatus: number): void {
@@ -200,11 +232,13 @@ export class FastCgiConnection implements RequestHost {
       this.writer.record(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
       return;
     }
-    // Spec §4.1: answer the names we know, truthfully; omit the others.
+    // Spec §4.1: answer the names we know, from the configuration in force; omit the others.
+    const options = this.#options;
+    const perConnection = options.multiplex ? options.maxRequestsPerConnection : 1;
     const known: Record<string, string> = {
-      [ValueName.FCGI_MAX_CONNS]: String(this.#options.maxConns),
-      [ValueName.FCGI_MAX_REQS]: String(this.#options.maxConns),
-      [ValueName.FCGI_MPXS_CONNS]: '0',
+      [ValueName.FCGI_MAX_CONNS]: String(options.maxConns),
+      [ValueName.FCGI_MAX_REQS]: String(options.maxConns * perConnection),
+      [ValueName.FCGI_MPXS_CONNS]: options.multiplex ? '1' : '0',
     };
     const answer: Array<[string, string]> = [];
     for (const [name] of decodeParams(content)) {
@@ -218,15 +252,26 @@ export class FastCgiConnection implements RequestHost {
     // Spec §3.5: a web server closes a connection only when no request is active, unless it is
     // aborting; nginx closes instead of sending FCGI_ABORT_REQUEST when its client goes away.
     if (this.#parser.midRecord) this.log(`fastcgi: connection ${this.connectionId} ended inside a record\n`);
-    if (this.#request === undefined) this.#socket.end();
+    if (this.#requests.size === 0) this.#socket.end();
     else this.#socket.destroy();
+  }
+
+  #onTimeout(): void {
+    if (this.#requests.size === 0) {
+      this.#socket.end(); // idle: the web server opens a new one when it needs it
+      return;
+    }
+    this.log(
+      `fastcgi: closing connection ${this.connectionId}: no PARAMS/STDIN bytes for ${this.#options.requestTimeoutMs} ms\n`,
+    );
+    this.#socket.destroy();
   }
 
   #onClose(): void {
     this.#closed = true;
-    const request = this.#request;
-    this.#request = undefined;
-    request?.connectionClosed();
+    const requests = [...this.#requests.values()];
+    this.#requests.clear();
+    for (const request of requests) request.connectionClosed();
     this.#settleDrain(new RequestAbortedError('fastcgi: connection closed'));
   }
 

@@ -6,7 +6,7 @@ import { buildEnviron } from '../core/environ.js';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import { BodyInput } from '../core/input.js';
 import type { App, Environ, HeaderList } from '../core/types.js';
-import { ProtocolStatus, RecordType } from './constants.js';
+import { ProtocolStatus, RecordType, Role } from './constants.js';
 import { decodeParams } from './params.js';
 import type { RecordWriter } from './writer.js';
 
@@ -29,7 +29,15 @@ export interface RequestHost {
   drain(): Promise<void>;
   /** The request finished (END_REQUEST sent, or the connection must be dropped). */
   done(request: FastCgiRequest, closeConnection: boolean): void;
+  /** The request finished receiving something (params, body, data): timeouts may change. */
+  progress(): void;
 }
+
+const ROLE_NAMES: Record<number, string> = {
+  [Role.FCGI_RESPONDER]: 'RESPONDER',
+  [Role.FCGI_AUTHORIZER]: 'AUTHORIZER',
+  [Role.FCGI_FILTER]: 'FILTER',
+};
 
 const enum Phase {
   Params,
@@ -38,13 +46,16 @@ const enum Phase {
 }
 
 /**
- * One request on a connection, responder role (FastCGI spec §6.2). Collects PARAMS until the empty
- * record (pairs may straddle records, spec §3.4), then runs the app while FCGI_STDIN streams into
- * `tsgi.input`; the response goes out as FCGI_STDOUT, closed by an empty record and FCGI_END_REQUEST
- * (spec §5.5).
+ * One request on a connection (FastCGI spec §6). Collects PARAMS until the empty record (pairs may
+ * straddle records, spec §3.4), then runs the app while FCGI_STDIN streams into `tsgi.input`; the
+ * response goes out as FCGI_STDOUT, closed by an empty record and FCGI_END_REQUEST (spec §5.5).
+ * Roles: RESPONDER (§6.2); AUTHORIZER (§6.3: no body; the app answers 200 to allow, with
+ * `Variable-NAME` headers for the web server, anything else to deny); FILTER (§6.4: FCGI_DATA is a
+ * second input, `fastcgi.data`, bounded by FCGI_DATA_LENGTH).
  */
 export class FastCgiRequest {
   readonly id: number;
+  readonly role: number;
   readonly keepConn: boolean;
   readonly #host: RequestHost;
   readonly #controller = new AbortController();
@@ -52,7 +63,9 @@ export class FastCgiRequest {
   #params: Uint8Array[] = [];
   #paramsBytes = 0;
   #input: BodyInput | undefined;
+  #data: BodyInput | undefined;
   #stdinEnded = false;
+  #dataEnded = false;
   #stderrUsed = false;
   #abortRequested = false;
   #responseEnded = false;
@@ -61,10 +74,23 @@ export class FastCgiRequest {
   #heldBytes = 0;
   #released: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
 
-  constructor(host: RequestHost, id: number, keepConn: boolean) {
+  constructor(host: RequestHost, id: number, role: number, keepConn: boolean) {
     this.#host = host;
     this.id = id;
+    this.role = role;
     this.keepConn = keepConn;
+    // An authorizer gets no body (spec §6.3): nothing to hold its answer for. Only a filter gets
+    // FCGI_DATA (spec §6.4).
+    if (role === Role.FCGI_AUTHORIZER) {
+      this.#stdinEnded = true;
+      this.#held = undefined;
+    }
+    if (role !== Role.FCGI_FILTER) this.#dataEnded = true;
+  }
+
+  /** True while the web server still owes this request bytes (PARAMS, STDIN or DATA). */
+  get receiving(): boolean {
+    return this.#phase === Phase.Params || !this.#stdinEnded || !this.#dataEnded;
   }
 
   /** FCGI_PARAMS content; the empty record ends the stream and starts the app. */
@@ -87,6 +113,7 @@ export class FastCgiRequest {
     this.#params = [];
     this.#phase = Phase.Running;
     void this.#run(pairs);
+    this.#host.progress();
   }
 
   /** FCGI_STDIN content; the empty record ends the body. */
@@ -95,7 +122,7 @@ export class FastCgiRequest {
     if (content.byteLength === 0) {
       this.#stdinEnded = true;
       this.#input?.end();
-      this.#release();
+      this.#bodyArrived();
       return;
     }
     if (this.#input === undefined) {
@@ -103,6 +130,26 @@ export class FastCgiRequest {
       throw new ProtocolError('FCGI_BAD_STDIN', `fastcgi: FCGI_STDIN before the params ended (request ${this.id})`);
     }
     this.#input.push(content);
+  }
+
+  /** FCGI_DATA content (FILTER role, spec §6.4); the empty record ends it. Ignored for other roles. */
+  data(content: Uint8Array): void {
+    if (this.#dataEnded) return;
+    if (this.#data === undefined) {
+      throw new ProtocolError('FCGI_BAD_DATA', `fastcgi: FCGI_DATA before the params ended (request ${this.id})`);
+    }
+    if (content.byteLength === 0) {
+      this.#dataEnded = true;
+      this.#data.end();
+      this.#bodyArrived();
+      return;
+    }
+    this.#data.push(content);
+  }
+
+  #bodyArrived(): void {
+    if (this.#stdinEnded && this.#dataEnded) this.#release();
+    this.#host.progress();
   }
 
   /** FCGI_ABORT_REQUEST (spec §5.4): the client went away; the app's signal fires. */
@@ -124,6 +171,7 @@ export class FastCgiRequest {
   #abortWith(error: RequestAbortedError): void {
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
     this.#input?.fail(error);
+    this.#data?.fail(error);
     const waiters = this.#released;
     this.#released = [];
     for (const waiter of waiters) waiter.reject(error);
@@ -145,9 +193,10 @@ export class FastCgiRequest {
           'fastcgi.request_id': this.id,
           'fastcgi.connection_id': host.connectionId,
           'fastcgi.keep_conn': this.keepConn,
-          'fastcgi.role': 'RESPONDER',
+          'fastcgi.role': ROLE_NAMES[this.role],
         },
       });
+      if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(pairs);
     } catch (error) {
       host.log(`${error instanceof Error ? error.message : String(error)}\n`);
       this.#answer('400 Bad Request');
@@ -222,6 +271,7 @@ export class FastCgiRequest {
   }
 
   #makeInput(contentLength: number | undefined): BodyInput {
+    if (this.role === Role.FCGI_AUTHORIZER) contentLength = 0;
     // The socket is never paused for a body: nginx stops sending a request body for good once the
     // backend's socket blocks after the response started (docs/front-servers.md), and other requests
     // may share the connection. Unread bytes beyond the memory window wait in a temp file instead.
@@ -231,6 +281,17 @@ export class FastCgiRequest {
       maxBytes: this.#host.maxBodyBytes,
     });
     return this.#input;
+  }
+
+  /** The FILTER role's second input: FCGI_DATA, FCGI_DATA_LENGTH bytes long (spec §6.4). */
+  #makeData(pairs: Array<[string, string]>): BodyInput {
+    const length = pairs.findLast(([name]) => name === 'FCGI_DATA_LENGTH')?.[1];
+    this.#data = new BodyInput({
+      contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+      spool: { memoryBytes: this.#host.bodyMemoryBytes },
+      maxBytes: this.#host.maxBodyBytes,
+    });
+    return this.#data;
   }
 
   /** A response of the daemon's own (400, 413), with the status as a plain-text body. */
@@ -262,6 +323,7 @@ export class FastCgiRequest {
     writer.endRequest(this.id, appStatus, ProtocolStatus.FCGI_REQUEST_COMPLETE);
     this.#phase = Phase.Done;
     this.#input?.discard();
+    this.#data?.discard();
     this.#host.done(this, !this.keepConn);
   }
 }

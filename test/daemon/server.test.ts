@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/core/types.js';
-import { FastCgiServer } from '../../src/daemon/server.js';
+import { FastCgiServer, type FastCgiServerOptions } from '../../src/daemon/server.js';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 import { FCGI_KEEP_CONN, ProtocolStatus, RecordType, Role } from '../../src/fastcgi/constants.js';
 import { encodeParams } from '../../src/fastcgi/params.js';
@@ -26,8 +26,8 @@ const PARAMS = {
 let servers: FastCgiServer[] = [];
 const logs: string[] = [];
 
-async function serve(app: App): Promise<{ host: string; port: number }> {
-  const server = new FastCgiServer({ app, log: (line) => logs.push(line), maxConns: 50 });
+async function serve(app: App, options: Partial<FastCgiServerOptions> = {}): Promise<{ host: string; port: number }> {
+  const server = new FastCgiServer({ app, log: (line) => logs.push(line), maxConns: 50, ...options });
   servers.push(server);
   const bound = await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
   if (bound.kind !== 'tcp') throw new Error('expected tcp');
@@ -111,11 +111,14 @@ describe('FastCGI daemon: requests and connections', () => {
     await client.closed; // the daemon closed it
   });
 
-  it('answers FCGI_GET_VALUES truthfully and omits unknown names (spec §4.1)', async () => {
-    const address = await serve(hello);
+  it.each([
+    [{ multiplex: false }, { FCGI_MAX_CONNS: '50', FCGI_MAX_REQS: '50', FCGI_MPXS_CONNS: '0' }],
+    [{ multiplex: true, maxRequestsPerConnection: 4 }, { FCGI_MAX_CONNS: '50', FCGI_MAX_REQS: '200', FCGI_MPXS_CONNS: '1' }],
+  ])('answers FCGI_GET_VALUES from the configuration %j and omits unknown names (spec §4.1)', async (options, expected) => {
+    const address = await serve(hello, options);
     const client = await FastCgiClient.connect(address);
     const values = await client.getValues(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS', 'NOT_A_VALUE']);
-    expect(values).toEqual({ FCGI_MAX_CONNS: '50', FCGI_MAX_REQS: '50', FCGI_MPXS_CONNS: '0' });
+    expect(values).toEqual(expected);
     client.close();
   });
 
@@ -130,14 +133,14 @@ describe('FastCGI daemon: requests and connections', () => {
     expect(conn.records.at(-1)?.type).toBe(RecordType.FCGI_END_REQUEST);
   });
 
-  it('refuses a second concurrent request with FCGI_CANT_MPX_CONN and finishes the first', async () => {
+  it('with --no-multiplex, refuses a second concurrent request with FCGI_CANT_MPX_CONN and finishes the first', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const address = await serve(async (_env, start) => {
       await gate;
       start('200 OK', []);
       return ['first'];
-    });
+    }, { multiplex: false });
     const conn = await raw(address);
     conn.socket.write(fullRequest(1, FCGI_KEEP_CONN));
     conn.socket.write(Buffer.concat(beginRequest(2)));

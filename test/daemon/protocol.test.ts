@@ -1,0 +1,302 @@
+// Tests the daemon's protocol features over raw records: multiplexing, abort, roles, limits, addresses.
+
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/core/types.js';
+import { FastCgiServer, type FastCgiServerOptions } from '../../src/daemon/server.js';
+import { FCGI_KEEP_CONN, ProtocolStatus, RecordType, Role } from '../../src/fastcgi/constants.js';
+import { encodeParams } from '../../src/fastcgi/params.js';
+import { RecordParser } from '../../src/fastcgi/parser.js';
+import { decodeEndRequestBody, encodeBeginRequestBody, encodeRecord } from '../../src/fastcgi/record.js';
+import { parseCgiHead } from '../../src/core/cgi-response.js';
+
+const PARAMS: Record<string, string> = {
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '',
+  PATH_INFO: '/',
+  QUERY_STRING: '',
+  SERVER_NAME: 'localhost',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+};
+
+let servers: FastCgiServer[] = [];
+const logs: string[] = [];
+afterEach(() => {
+  for (const server of servers) server.destroy();
+  servers = [];
+  logs.length = 0;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function serve(app: App, options: Partial<FastCgiServerOptions> = {}, host = '127.0.0.1') {
+  const server = new FastCgiServer({ app, log: (line) => logs.push(line), ...options });
+  servers.push(server);
+  const bound = await server.listen({ kind: 'tcp', host, port: 0 });
+  return bound as { kind: 'tcp'; host: string; port: number };
+}
+
+/** A raw web-server side: send records, collect what comes back per request id. */
+async function rawConnection(address: { host: string; port: number }) {
+  const socket: Socket = connect({ host: address.host, port: address.port });
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const records: Array<{ type: number; id: number; content: Buffer }> = [];
+  const parser = new RecordParser((type, id, content) => records.push({ type, id, content: Buffer.from(content) }));
+  socket.on('data', (chunk: Buffer) => parser.push(chunk));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const send = (type: number, id: number, content?: Uint8Array) => socket.write(encodeRecord(type, id, content));
+  return {
+    socket,
+    records,
+    closed,
+    begin: (id: number, role: number = Role.FCGI_RESPONDER, flags = FCGI_KEEP_CONN) =>
+      send(RecordType.FCGI_BEGIN_REQUEST, id, encodeBeginRequestBody(role, flags)),
+    params: (id: number, params: Record<string, string>) => {
+      send(RecordType.FCGI_PARAMS, id, encodeParams(Object.entries(params)));
+      send(RecordType.FCGI_PARAMS, id);
+    },
+    stdin: (id: number, data?: Uint8Array) => send(RecordType.FCGI_STDIN, id, data),
+    data: (id: number, data?: Uint8Array) => send(RecordType.FCGI_DATA, id, data),
+    abort: (id: number) => send(RecordType.FCGI_ABORT_REQUEST, id),
+    /** STDOUT of request `id` so far, and its END_REQUEST body if it came. */
+    response(id: number) {
+      const stdout = Buffer.concat(records.filter((r) => r.type === RecordType.FCGI_STDOUT && r.id === id).map((r) => r.content));
+      const ends = records.filter((r) => r.type === RecordType.FCGI_END_REQUEST && r.id === id);
+      return { stdout, ends: ends.map((r) => decodeEndRequestBody(r.content)) };
+    },
+    async until(predicate: () => boolean, ms = 5000) {
+      for (let waited = 0; !predicate(); waited += 10) {
+        if (waited > ms) throw new Error('timed out waiting');
+        await sleep(10);
+      }
+    },
+  };
+}
+
+function bodyOf(stdout: Buffer): string {
+  const head = parseCgiHead(stdout);
+  return head === null ? '' : stdout.subarray(head.headerBytes).toString();
+}
+
+describe('multiplexing (FCGI_MPXS_CONNS)', () => {
+  it('answers interleaved requests on one connection, each with its own response', async () => {
+    const address = await serve(async (environ, start) => {
+      const body = Buffer.from(await environ['tsgi.input'].readAll()).toString();
+      start('200 OK', []);
+      return [`${environ['fastcgi.request_id']}:${body}`];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.begin(2);
+    conn.params(2, { ...PARAMS, CONTENT_LENGTH: '3' });
+    conn.params(1, { ...PARAMS, CONTENT_LENGTH: '3' });
+    conn.stdin(2, Buffer.from('two'));
+    conn.stdin(1, Buffer.from('one'));
+    conn.stdin(1);
+    conn.stdin(2);
+    await conn.until(() => conn.response(1).ends.length === 1 && conn.response(2).ends.length === 1);
+    expect(bodyOf(conn.response(1).stdout)).toBe('1:one');
+    expect(bodyOf(conn.response(2).stdout)).toBe('2:two');
+    conn.socket.destroy();
+  });
+
+  it('lets a fast request finish while a slow one and an unread upload share the connection', async () => {
+    let releaseSlow!: () => void;
+    const slowGate = new Promise<void>((resolve) => (releaseSlow = resolve));
+    const address = await serve(async (environ, start) => {
+      if (environ.PATH_INFO === '/slow') await slowGate;
+      start('200 OK', []);
+      return [environ.PATH_INFO];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, { ...PARAMS, PATH_INFO: '/slow' });
+    conn.stdin(1);
+    conn.begin(2); // an upload nobody reads yet: 4 MiB arriving, no end
+    conn.params(2, { ...PARAMS, PATH_INFO: '/slow', REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(4 * 65535) });
+    for (let i = 0; i < 4; i++) conn.stdin(2, Buffer.alloc(65535, 1));
+    conn.begin(3);
+    conn.params(3, { ...PARAMS, PATH_INFO: '/fast' });
+    conn.stdin(3);
+    await conn.until(() => conn.response(3).ends.length === 1);
+    expect(bodyOf(conn.response(3).stdout)).toBe('/fast');
+    expect(conn.response(1).ends).toHaveLength(0);
+    releaseSlow();
+    conn.stdin(2);
+    await conn.until(() => conn.response(1).ends.length === 1 && conn.response(2).ends.length === 1);
+    conn.socket.destroy();
+  });
+
+  it('refuses requests beyond --max-requests-per-conn with FCGI_OVERLOADED', async () => {
+    const address = await serve(() => new Promise(() => {}), { maxRequestsPerConnection: 2 });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.begin(2);
+    conn.begin(3);
+    await conn.until(() => conn.response(3).ends.length === 1);
+    expect(conn.response(3).ends[0]?.protocolStatus).toBe(ProtocolStatus.FCGI_OVERLOADED);
+    conn.socket.destroy();
+  });
+
+  it('closes the connection on a duplicate FCGI_BEGIN_REQUEST for a live id', async () => {
+    const address = await serve(() => new Promise(() => {}));
+    const conn = await rawConnection(address);
+    conn.begin(7);
+    conn.begin(7);
+    await conn.closed;
+    expect(logs.join('')).toContain('FCGI_BEGIN_REQUEST for live request 7');
+  });
+});
+
+describe('FCGI_ABORT_REQUEST (spec §5.4)', () => {
+  it('fires the signal, closes the body, sends FCGI_END_REQUEST once and keeps the connection', async () => {
+    let closed = 0;
+    const address = await serve(async function* (environ, start) {
+      if (environ.PATH_INFO === '/next') {
+        start('200 OK', []);
+        yield 'still usable';
+        return;
+      }
+      start('200 OK', []);
+      try {
+        while (!environ['tsgi.signal'].aborted) {
+          yield 'tick;';
+          await sleep(5);
+        }
+      } finally {
+        closed++;
+      }
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, PARAMS);
+    conn.stdin(1);
+    await conn.until(() => conn.response(1).stdout.length > 0);
+    conn.abort(1);
+    await conn.until(() => conn.response(1).ends.length > 0);
+    await sleep(50);
+    expect(conn.response(1).ends).toHaveLength(1);
+    expect(closed).toBe(1);
+    conn.begin(1);
+    conn.params(1, { ...PARAMS, PATH_INFO: '/next' });
+    conn.stdin(1);
+    await conn.until(() => conn.response(1).ends.length === 2);
+    expect(bodyOf(conn.response(1).stdout).endsWith('still usable')).toBe(true);
+    conn.socket.destroy();
+  });
+
+  it('answers an abort that arrives before the params ended', async () => {
+    let called = false;
+    const address = await serve(() => ((called = true), []));
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.abort(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect(called).toBe(false);
+    conn.socket.destroy();
+  });
+});
+
+describe('roles (spec §6)', () => {
+  it('runs an AUTHORIZER with no body and passes Variable-* headers back (spec §6.3)', async () => {
+    const address = await serve((environ, start) => {
+      const allowed = environ.HTTP_AUTHORIZATION === 'Bearer good';
+      start(allowed ? '200 OK' : '403 Forbidden', allowed ? [['Variable-REMOTE_USER', 'alice']] : []);
+      return [environ['fastcgi.role'] as string];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1, Role.FCGI_AUTHORIZER);
+    conn.params(1, { ...PARAMS, HTTP_AUTHORIZATION: 'Bearer good' });
+    // no FCGI_STDIN at all: the answer must not wait for one
+    await conn.until(() => conn.response(1).ends.length === 1);
+    const head = parseCgiHead(conn.response(1).stdout);
+    expect(head?.status).toBe(200);
+    expect(head?.headers).toContainEqual(['Variable-REMOTE_USER', 'alice']);
+    expect(bodyOf(conn.response(1).stdout)).toBe('AUTHORIZER');
+    conn.socket.destroy();
+  });
+
+  it('gives a FILTER its FCGI_DATA as fastcgi.data, bounded by FCGI_DATA_LENGTH (spec §6.4)', async () => {
+    const address = await serve(async (environ, start) => {
+      const stdin = Buffer.from(await environ['tsgi.input'].readAll()).toString();
+      const data = environ['fastcgi.data'] as { readAll(): Promise<Uint8Array> };
+      const file = Buffer.from(await data.readAll()).toString();
+      start('200 OK', []);
+      return [`${environ['fastcgi.role']} stdin=${stdin} data=${file.toUpperCase()} mod=${environ.FCGI_DATA_LAST_MOD}`];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1, Role.FCGI_FILTER);
+    conn.params(1, { ...PARAMS, CONTENT_LENGTH: '2', FCGI_DATA_LENGTH: '5', FCGI_DATA_LAST_MOD: '1700000000' });
+    conn.stdin(1, Buffer.from('hi'));
+    conn.stdin(1);
+    conn.data(1, Buffer.from('hello, and more than the length'));
+    conn.data(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect(bodyOf(conn.response(1).stdout)).toBe('FILTER stdin=hi data=HELLO mod=1700000000');
+    conn.socket.destroy();
+  });
+
+  it('refuses an unknown role with FCGI_UNKNOWN_ROLE (spec §5.5)', async () => {
+    const address = await serve(() => []);
+    const conn = await rawConnection(address);
+    conn.begin(1, 4);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect(conn.response(1).ends[0]?.protocolStatus).toBe(ProtocolStatus.FCGI_UNKNOWN_ROLE);
+    conn.socket.destroy();
+  });
+});
+
+describe('limits and addresses', () => {
+  it('closes a connection whose request stalls in its params (slowloris)', async () => {
+    const address = await serve(() => [], { requestTimeoutMs: 100 });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.socket.write(encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams([['A', 'b']]))); // never ends
+    await conn.closed;
+    expect(logs.join('')).toContain('no PARAMS/STDIN bytes for 100 ms');
+  });
+
+  it('closes an idle keep-alive connection after the idle timeout', async () => {
+    const address = await serve((_env, start) => (start('200 OK', []), ['ok']), { idleTimeoutMs: 100 });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, PARAMS);
+    conn.stdin(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    await conn.closed; // without the timeout this would hang until the test's own limit
+  });
+
+  it('does not time out a request whose app is busy (apps may take their time)', async () => {
+    const address = await serve(async (_env, start) => {
+      await sleep(300);
+      start('200 OK', []);
+      return ['late but fine'];
+    }, { requestTimeoutMs: 100, idleTimeoutMs: 100 });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, PARAMS);
+    conn.stdin(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect(bodyOf(conn.response(1).stdout)).toBe('late but fine');
+    conn.socket.destroy();
+  });
+
+  it('closes connections from addresses not in FCGI_WEB_SERVER_ADDRS at once (spec §3.2)', async () => {
+    const address = await serve(() => [], { webServerAddrs: ['127.0.0.2'] });
+    const conn = await rawConnection(address);
+    await conn.closed;
+    expect(logs.join('')).toContain('not in FCGI_WEB_SERVER_ADDRS');
+    const allowed = await serve((_env, start) => (start('200 OK', []), ['ok']), { webServerAddrs: ['127.0.0.1'] });
+    const ok = await rawConnection(allowed);
+    ok.begin(1);
+    ok.params(1, PARAMS);
+    ok.stdin(1);
+    await ok.until(() => ok.response(1).ends.length === 1);
+    ok.socket.destroy();
+  });
+});
