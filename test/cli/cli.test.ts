@@ -124,6 +124,39 @@ describe('tsgi command', () => {
     expect(r.stdout).toContain('Usage:');
   });
 
+  it('serves FastCGI on a systemd-activated socket (LISTEN_FDS, LISTEN_PID, fd 3)', async () => {
+    // python3 plays systemd: bind, listen, put the socket on fd 3, set LISTEN_* for our own pid, exec.
+    const launcher = [
+      'import os, socket, sys',
+      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+      'print(s.getsockname()[1], flush=True)',
+      'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
+      'env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))',
+      'os.execve(sys.argv[1], sys.argv[1:], env)',
+    ].join('\n');
+    const child = spawn('python3', ['-c', launcher, process.execPath, CLI, 'fastcgi', HELLO], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim())));
+        child.once('exit', (code) => reject(new Error(`launcher exited ${code}`)));
+      });
+      let client: FastCgiClient | undefined;
+      for (let i = 0; i < 50 && client === undefined; i++) {
+        client = await FastCgiClient.connect({ host: '127.0.0.1', port }).catch(() => undefined);
+        if (client === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      const res = await client!.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+      });
+      let body = '';
+      for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+      expect(res.status).toBe(200);
+      expect(body).toContain('Hello from tsgi!');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
   it('serves FastCGI on a listening socket inherited as fd 0, as spawn-fcgi and mod_fcgid start apps', async () => {
     // python3 plays spawn-fcgi: bind, listen, dup2 onto fd 0, exec the app.
     const launcher = [
