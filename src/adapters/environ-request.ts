@@ -83,10 +83,11 @@ export function requestHost(environ: Environ): string {
 /**
  * The absolute URL of the request, rebuilt as docs/spec.md "URL reconstruction" says: scheme, Host,
  * SCRIPT_NAME + PATH_INFO re-quoted, `?` + QUERY_STRING.
+ * @param includeScriptName - false leaves SCRIPT_NAME out (the path below the mount point).
  * @example requestUrl(environ) // "https://example.org/app/users/7?full=1"
  */
-export function requestUrl(environ: Environ): string {
-  return `${environ['tsgi.url_scheme']}://${requestHost(environ)}${requestTarget(environ)}`;
+export function requestUrl(environ: Environ, includeScriptName = true): string {
+  return `${environ['tsgi.url_scheme']}://${requestHost(environ)}${requestTarget(environ, includeScriptName)}`;
 }
 
 /**

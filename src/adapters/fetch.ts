@@ -16,13 +16,25 @@ export { toFetch, type ToFetchOptions } from './to-fetch.js';
  */
 export type FetchHandler = (request: Request, environ: Environ) => Response | Promise<Response>;
 
+/** Options for {@link fromFetch}. */
+export interface FetchOptions {
+  /**
+   * Put SCRIPT_NAME in the Request URL's path. Default false: the handler sees the path below its
+   * mount point, as an Express sub-app does, so the same routes match at `/`, at `/app/` and at
+   * `/cgi-bin/app.cgi/`; the mount stays readable as `environ.SCRIPT_NAME` (Hono: `c.env`). Set
+   * true for handlers that are told their base path themselves (SvelteKit `paths.base`, Hono
+   * `basePath()`).
+   */
+  includeScriptName?: boolean;
+}
+
 const TEXT_PLAIN: HeaderList = [['Content-Type', 'text/plain; charset=utf-8']];
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /**
  * Turns a fetch-style handler into a TSGI app. For each request:
  * - the `Request` URL is rebuilt from the environ (docs/spec.md "URL reconstruction": scheme, Host,
- *   SCRIPT_NAME + PATH_INFO re-quoted, QUERY_STRING); its headers are the `HTTP_*` keys plus
+ *   PATH_INFO re-quoted — below the mount point unless `includeScriptName` — QUERY_STRING); its headers are the `HTTP_*` keys plus
  *   Content-Type/Content-Length, without hop-by-hop fields (values above U+00FF are passed as their
  *   UTF-8 bytes, as Node would); `request.signal` aborts when `tsgi.signal` does;
  * - the body (not for GET/HEAD, and only when the request has one: see `bodyFraming`) is a
@@ -34,6 +46,7 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  *   client goes away. For HEAD, 204 and 304 the body is cancelled unread.
  * No global is replaced or patched: Node 20's own Request, Response and ReadableStream are used.
  * @param handler - `(request, environ) => Response`, e.g. Hono's `app.fetch`.
+ * @param options - see {@link FetchOptions}.
  * @returns the TSGI app. It answers 400 itself when the environ cannot be expressed as a `Request`
  *   (an unparseable Host, a method fetch refuses such as CONNECT), logging why to `tsgi.errors`.
  * @throws (from the app) {TsgiError} code `TSGI_FETCH_BAD_RESPONSE` when the handler resolves with
@@ -44,9 +57,10 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  * const hono = new Hono().get('/', (c) => c.text('hi'));
  * export default fromFetch(hono.fetch);
  */
-export function fromFetch(handler: FetchHandler): App {
+export function fromFetch(handler: FetchHandler, options: FetchOptions = {}): App {
+  const includeScriptName = options.includeScriptName ?? false;
   return async (environ, startResponse) => {
-    const request = makeRequest(environ);
+    const request = makeRequest(environ, includeScriptName);
     if (typeof request === 'string') {
       environ['tsgi.errors'].write(`tsgi: fetch adapter: ${request}\n`);
       startResponse('400 Bad Request', TEXT_PLAIN);
@@ -71,7 +85,7 @@ export function fromFetch(handler: FetchHandler): App {
 }
 
 /** The Request for an environ, or why there cannot be one. */
-function makeRequest(environ: Environ): Request | string {
+function makeRequest(environ: Environ, includeScriptName: boolean): Request | string {
   const headers = new Headers();
   const dropped = (name: string, reason: string): void =>
     environ['tsgi.errors'].write(`tsgi: fetch adapter: request header ${name} left out: ${reason}\n`);
@@ -88,7 +102,7 @@ function makeRequest(environ: Environ): Request | string {
     init.body = inputStream(environ['tsgi.input']);
     init.duplex = 'half'; // Node requires it for a stream body (WHATWG fetch "RequestInit duplex")
   }
-  const url = requestUrl(environ);
+  const url = requestUrl(environ, includeScriptName);
   try {
     return new Request(url, init);
   } catch (error) {

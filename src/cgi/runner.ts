@@ -42,9 +42,10 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   const controller = new AbortController();
 
   let environ;
+  let input: BodyInput | undefined;
   try {
     environ = buildEnviron(env, {
-      input: (contentLength) => stdinInput(stdin, contentLength),
+      input: (contentLength) => (input = stdinInput(stdin, contentLength)),
       errors,
       signal: controller.signal,
       multithread: false,
@@ -65,8 +66,42 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   stdout.on('error', onStdoutError);
   const outcome: Outcome = await runApp(app, environ, stdoutSink(stdout, controller.signal), { log });
   stdout.off('error', onStdoutError);
+  if (input !== undefined) await drainUnread(input, stdin);
   stopReading(stdin);
   return outcome === 'complete' ? 0 : 1;
+}
+
+/** Longest wait for the rest of a body the app did not read, in milliseconds. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads and drops what is left of the body before exiting. Under mod_cgid stdin and stdout are one
+ * unix socket, and closing it with unread bytes makes the kernel reset it: Apache then loses the end
+ * of the response (AH00574). An app answering a POST without reading it (401, 404, 413) must not
+ * cost the client its response.
+ */
+async function drainUnread(input: BodyInput, stdin: Readable): Promise<void> {
+  if (input.complete) return;
+  input.discard();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
+    // Runs after stdinInput's own 'data' listener has pushed the chunk.
+    const onData = (): void => {
+      if (input.complete) done();
+    };
+    stdin.on('data', onData);
+    stdin.once('end', done);
+    stdin.once('error', done);
+    stdin.once('close', done);
+    function done(): void {
+      clearTimeout(timer);
+      stdin.off('data', onData);
+      stdin.off('end', done);
+      stdin.off('error', done);
+      stdin.off('close', done);
+      resolve();
+    }
+  });
 }
 
 /** tsgi.input over stdin: exactly CONTENT_LENGTH bytes (RFC 3875 §4.2); none when there is no length. */

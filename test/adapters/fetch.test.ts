@@ -23,12 +23,21 @@ describe('fromFetch: the Request', () => {
       extra: { HTTPS: 'on', HTTP_HOST: 'example.org:8443' },
     });
     await drive(app, environ);
-    expect(seen?.url).toBe('https://example.org:8443/mount/a%20b/c?x=1&y=%2F');
+    // Below the mount point by default, so routes match wherever the app is mounted.
+    expect(seen?.url).toBe('https://example.org:8443/a%20b/c?x=1&y=%2F');
     expect(seen?.method).toBe('DELETE');
     expect(seen?.headers.get('x-custom')).toBe('v');
     expect(seen?.headers.get('accept')).toBe('text/html');
     expect(seen?.headers.has('connection')).toBe(false); // hop-by-hop: the front server's, not the app's
     expect(second).toBe(environ); // the environ is the second argument (Hono's c.env)
+  });
+
+  it('puts SCRIPT_NAME in the URL with includeScriptName (for handlers told their base path)', async () => {
+    let seen: Request | undefined;
+    const app = fromFetch((request) => ((seen = request), new Response('ok')), { includeScriptName: true });
+    const { environ } = environFor({ url: '/mount/x?y=1', scriptName: '/mount' });
+    await drive(app, environ);
+    expect(new URL(seen!.url).pathname + new URL(seen!.url).search).toBe('/mount/x?y=1');
   });
 
   it('gives GET and HEAD no body, and POST a body with its Content-Type and Content-Length', async () => {
