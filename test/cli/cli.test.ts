@@ -1,7 +1,9 @@
 // Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
@@ -22,6 +24,18 @@ const CGI_ENV = {
   SERVER_PORT: '80',
   SERVER_PROTOCOL: 'HTTP/1.1',
 };
+
+/** A free loopback port (bind 127.0.0.1:0, read it, close). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 function cli(args: string[], env: Record<string, string>, input = '') {
   const result = spawnSync(process.execPath, [CLI, ...args], { env, input, encoding: 'latin1', timeout: 15_000 });
@@ -113,6 +127,36 @@ describe('tsgi command', () => {
       const res = await fetch(`${url}/json`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ hello: 'world' });
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('reloads the app on change with tsgi dev --watch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-'));
+    const file = join(dir, 'app.mjs');
+    const version = (n: number) =>
+      `export default (env, start) => { start('200 OK', []); return ['version ${n}']; };\n`;
+    writeFileSync(file, version(1));
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'dev', file, '--port', String(port), '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const get = async (): Promise<string> => {
+      for (let i = 0; i < 100; i++) {
+        const text = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => undefined);
+        if (text !== undefined) return text;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('dev server never answered');
+    };
+    try {
+      expect(await get()).toBe('version 1');
+      writeFileSync(file, version(2));
+      let text = '';
+      for (let i = 0; i < 100 && text !== 'version 2'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => '')) ?? '';
+      }
+      expect(text).toBe('version 2');
     } finally {
       child.kill('SIGTERM');
     }
