@@ -30,8 +30,11 @@ export type Outcome = 'complete' | 'failed' | 'aborted';
 
 /** Options for {@link runApp}. */
 export interface DriverOptions {
-  /** Writes one log line (newline included) to the server's log; called for app errors and aborts. */
-  log: (line: string) => void;
+  /**
+   * Writes one log line (newline included) to the server's log: `error` for app failures, `info`
+   * for a client that went away (routine, not an app bug).
+   */
+  log: (line: string, level: 'error' | 'info') => void;
 }
 
 const ERROR_BODY = Buffer.from('Internal Server Error\n');
@@ -189,16 +192,16 @@ class ResponseState {
     const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
     this.#aborted = true;
     if (isAbort(error) || environ['tsgi.signal'].aborted) {
-      options.log(`tsgi: client went away during ${where}\n`);
+      options.log(`tsgi: client went away during ${where}\n`, 'info');
       this.#sink.abort(error);
       return 'aborted';
     }
     const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
     if (this.#headersSent) {
-      options.log(`tsgi: error in app after the response started, cutting it off: ${where}: ${detail}\n`);
+      options.log(`tsgi: error in app after the response started, cutting it off: ${where}: ${detail}\n`, 'error');
       this.#sink.abort(error);
     } else {
-      options.log(`tsgi: error in app, answering 500: ${where}: ${detail}\n`);
+      options.log(`tsgi: error in app, answering 500: ${where}: ${detail}\n`, 'error');
       this.#headersSent = true;
       this.#sink.start('500 Internal Server Error', ERROR_HEADERS);
       if (environ.REQUEST_METHOD !== 'HEAD') this.#sink.write(ERROR_BODY);
@@ -269,7 +272,7 @@ async function closeBody(
     }
   } catch (error) {
     const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-    options.log(`tsgi: error closing the body of ${environ.REQUEST_METHOD} ${environ.PATH_INFO}: ${detail}\n`);
+    options.log(`tsgi: error closing the body of ${environ.REQUEST_METHOD} ${environ.PATH_INFO}: ${detail}\n`, 'error');
   }
 }
 

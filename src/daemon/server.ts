@@ -77,7 +77,8 @@ export class FastCgiServer {
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
     };
     this.#allowed = options.webServerAddrs === undefined ? undefined : new Set(options.webServerAddrs.map(plainAddress));
-    // allowHalfOpen: a web server may shut down its side after the request; we still answer.
+    // allowHalfOpen: the connection decides what a half-close means (an abort when a request is
+    // live, spec §3.5; otherwise a close) instead of Node ending our side on its own.
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
     this.#server.maxConnections = this.#options.maxConns;
   }

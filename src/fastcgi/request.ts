@@ -119,23 +119,23 @@ export class FastCgiRequest {
   /** FCGI_STDIN content; the empty record ends the body. */
   stdin(content: Uint8Array): void {
     if (this.#stdinEnded) return;
+    if (this.#phase === Phase.Params) {
+      // STDIN, even the empty record, before the params ended is out of order (spec §3.3).
+      throw new ProtocolError('FCGI_BAD_STDIN', `fastcgi: FCGI_STDIN before the params ended (request ${this.id})`);
+    }
     if (content.byteLength === 0) {
       this.#stdinEnded = true;
       this.#input?.end();
       this.#bodyArrived();
       return;
     }
-    if (this.#input === undefined) {
-      // STDIN before the params ended is out of order (spec §3.3): keep nothing, fail loudly.
-      throw new ProtocolError('FCGI_BAD_STDIN', `fastcgi: FCGI_STDIN before the params ended (request ${this.id})`);
-    }
-    this.#input.push(content);
+    this.#input?.push(content);
   }
 
   /** FCGI_DATA content (FILTER role, spec §6.4); the empty record ends it. Ignored for other roles. */
   data(content: Uint8Array): void {
     if (this.#dataEnded) return;
-    if (this.#data === undefined) {
+    if (this.#phase === Phase.Params || this.#data === undefined) {
       throw new ProtocolError('FCGI_BAD_DATA', `fastcgi: FCGI_DATA before the params ended (request ${this.id})`);
     }
     if (content.byteLength === 0) {
@@ -208,9 +208,11 @@ export class FastCgiRequest {
       this.#answer('413 Content Too Large');
       return;
     }
-    const log = (line: string): void => {
+    // App errors also go to FCGI_STDERR (the web server's error log, like PHP-FPM's "PHP message");
+    // a client going away is only the daemon's business.
+    const log = (line: string, level: 'error' | 'info'): void => {
       host.log(line);
-      this.#stderr(line);
+      if (level === 'error') this.#stderr(line);
     };
     const outcome = await runApp(host.app, environ, this.#sink(), { log });
     if (this.#phase === Phase.Done) return; // the connection went away under us

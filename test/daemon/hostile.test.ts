@@ -42,7 +42,18 @@ async function send(bytes: Uint8Array, endAfter = true): Promise<{ records: Arra
   const records: Array<{ type: number; id: number; content: Buffer }> = [];
   const parser = new RecordParser((type, id, content) => records.push({ type, id, content: Buffer.from(content) }));
   let ended = false;
+  // End our side once the daemon has been quiet for 300 ms (it has said all it will), 10 s at most.
+  let quiet: NodeJS.Timeout | undefined;
+  const hangUp = (): void => {
+    ended = true;
+    clearTimeout(quiet);
+    clearTimeout(limit);
+    if (endAfter) socket.end();
+  };
+  const limit = setTimeout(hangUp, 10_000);
   socket.on('data', (chunk: Buffer) => {
+    clearTimeout(quiet);
+    quiet = setTimeout(hangUp, 300);
     try {
       parser.push(chunk);
     } catch {
@@ -52,13 +63,11 @@ async function send(bytes: Uint8Array, endAfter = true): Promise<{ records: Arra
   socket.on('error', () => {});
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write(bytes);
+  quiet = setTimeout(hangUp, 300);
   const closedByServer = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => {
-      ended = true;
-      if (endAfter) socket.end();
-    }, 300);
     socket.once('close', () => {
-      clearTimeout(timer);
+      clearTimeout(quiet);
+      clearTimeout(limit);
       resolve(!ended);
     });
   });
@@ -91,6 +100,7 @@ describe('hostile FastCGI input, one named case each', () => {
       encodeRecord(RecordType.FCGI_PARAMS, 1),
     ]), true],
     ['STDIN before the params ended', Buffer.concat([begin(1), encodeRecord(RecordType.FCGI_STDIN, 1, Buffer.from('x'))]), true],
+    ['an empty STDIN before the params ended', Buffer.concat([begin(1), encodeRecord(RecordType.FCGI_STDIN, 1)]), true],
     ['a BEGIN_REQUEST body of the wrong length', Buffer.concat([header(1, RecordType.FCGI_BEGIN_REQUEST, 1, 3, 0), Buffer.from('abc')]), true],
     ['a STDOUT record sent to the application', encodeRecord(RecordType.FCGI_STDOUT, 1, Buffer.from('x')), true],
   ] as const)('closes the connection on %s, logs one line, keeps serving', async (_name, bytes, closes) => {

@@ -182,6 +182,8 @@ describe('FCGI_ABORT_REQUEST (spec §5.4)', () => {
     await sleep(50);
     expect(conn.response(1).ends).toHaveLength(1);
     expect(closed).toBe(1);
+    // A client going away is routine: nothing lands in the web server's error log (FCGI_STDERR).
+    expect(conn.records.filter((r) => r.type === RecordType.FCGI_STDERR && r.content.length > 0)).toHaveLength(0);
     conn.begin(1);
     conn.params(1, { ...PARAMS, PATH_INFO: '/next' });
     conn.stdin(1);
