@@ -137,11 +137,27 @@ export class FastCgiConnection implements RequestHost {
     }
   }
 
-  done(request: FastCgiRequest, closeConnection: boolean): void {
+  done(request: FastCgiRequest, next: 'keep' | 'close' | 'cut'): void {
     if (this.#requests.get(request.id) === request) this.#requests.delete(request.id);
-    if (closeConnection) this.#closing = true;
+    if (next === 'cut') {
+      this.#cut();
+      return;
+    }
+    if (next === 'close') this.#closing = true;
     if (this.#closing && this.#requests.size === 0) this.#socket.end(); // flushes, then FIN
     else this.progress();
+  }
+
+  /**
+   * Ends the connection without FCGI_END_REQUEST, the protocol's only way to say "incomplete":
+   * nginx with fastcgi_keep_conn, Apache mod_proxy_fcgi and lighttpd then cut the client's response
+   * off. (nginx without keep_conn takes any close for the end of the response; a reset would show it
+   * the truth but makes lighttpd mark the backend dead and Apache mod_fcgid append an error page, so
+   * the samples turn keep_conn on instead: docs/front-servers.md.) Other requests on the connection
+   * go with it.
+   */
+  #cut(): void {
+    this.#socket.end();
   }
 
   /** Graceful stop: close now when idle, else after the live requests (no new requests accepted). */

@@ -27,8 +27,11 @@ export interface RequestHost {
   log(line: string): void;
   /** Resolves when the socket can take more; rejects with RequestAbortedError when it closed. */
   drain(): Promise<void>;
-  /** The request finished (END_REQUEST sent, or the connection must be dropped). */
-  done(request: FastCgiRequest, closeConnection: boolean): void;
+  /**
+   * The request finished: `keep` the connection, `close` it once its requests are done, or `cut` it
+   * now because the response must be seen as incomplete.
+   */
+  done(request: FastCgiRequest, next: 'keep' | 'close' | 'cut'): void;
   /** The request finished receiving something (params, body, data): timeouts may change. */
   progress(): void;
 }
@@ -225,7 +228,7 @@ export class FastCgiRequest {
       this.#release();
       this.#phase = Phase.Done;
       this.#input?.discard();
-      host.done(this, true);
+      host.done(this, 'cut');
     }
   }
 
@@ -326,7 +329,7 @@ export class FastCgiRequest {
     this.#phase = Phase.Done;
     this.#input?.discard();
     this.#data?.discard();
-    this.#host.done(this, !this.keepConn);
+    this.#host.done(this, this.keepConn ? 'keep' : 'close');
   }
 }
 
