@@ -5,10 +5,13 @@
 //   "\"fcgi://127.0.0.1:9000/\"" -> the daemon's tcp port, or "unix:<socket>|fcgi://localhost/" (the
 //                                   sample's commented unix form, made live)
 //   "/srv/app/public"            -> <prefix>/htdocs
+//   " enablereuse=on"            -> "" in the "no reuse" variant (mod_proxy_fcgi's default: a new
+//                                   connection per request)
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { startApache } from './harness/apache.js';
 import { APACHE } from './harness/binaries.js';
+import { defineConnectionChecks } from './harness/connection-checks.js';
 import { startDaemon, type Daemon } from './harness/daemon.js';
 import type { FrontServer } from './harness/front-server.js';
 import { makePrefix, removePrefix } from './harness/prefix.js';
@@ -32,9 +35,10 @@ const APACHE_OPTIONS: SuiteOptions = {
 const REMOTE = remoteUrl('TSGI_E2E_APACHE_URL');
 
 describe.skipIf(REMOTE !== undefined || APACHE.skip).each([
-  { socket: 'tcp' as const },
-  { socket: 'unix' as const },
-])('Apache mod_proxy_fcgi → FastCGI daemon ($socket)', ({ socket }) => {
+  { socket: 'tcp' as const, reuse: true, variant: 'tcp' },
+  { socket: 'unix' as const, reuse: true, variant: 'unix' },
+  { socket: 'tcp' as const, reuse: false, variant: 'tcp, no enablereuse' },
+])('Apache mod_proxy_fcgi → FastCGI daemon ($variant)', ({ socket, reuse, variant }) => {
   let daemon: Daemon | undefined;
   let apache: FrontServer | undefined;
   let socketDir: string | undefined;
@@ -52,11 +56,12 @@ describe.skipIf(REMOTE !== undefined || APACHE.skip).each([
         ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${port}>`],
         ['"fcgi://127.0.0.1:9000/"', backend],
         ['/srv/app/public', htdocs],
+        ...(reuse ? [] : ([[' enablereuse=on', '']] as Array<[string, string]>)),
       ]),
     );
     const { url } = apache;
     target = {
-      label: `Apache mod_proxy_fcgi → FastCGI (${socket})`,
+      label: `Apache mod_proxy_fcgi → FastCGI (${variant})`,
       transport: 'fastcgi',
       root: url,
       rootScriptName: '',
@@ -75,7 +80,10 @@ describe.skipIf(REMOTE !== undefined || APACHE.skip).each([
   });
 
   printLogsOnFailure(() => target);
-  defineSuite(() => target!, APACHE_OPTIONS);
+  defineSuite(() => target!, { ...APACHE_OPTIONS, keepAlive: reuse });
+  // Without enablereuse, mod_proxy_fcgi leaves FCGI_KEEP_CONN unset and the daemon closes each
+  // connection. It still tells a cut-off from an end: it expects FCGI_END_REQUEST either way.
+  defineConnectionChecks(() => target!, { keepConnFlag: reuse, reused: reuse });
 });
 
 if (REMOTE !== undefined) describe('Apache mod_proxy_fcgi → FastCGI daemon (already running)', () => {

@@ -1,10 +1,16 @@
-// Drives real nginx (conf/nginx/tsgi.conf) in front of the tsgi FastCGI daemon, over tcp and a unix socket.
+// Drives real nginx (conf/nginx/tsgi.conf) in front of the tsgi FastCGI daemon: tcp, unix socket, and keep-alive off.
+//
+// "keep-conn off" renders the sample without `keepalive 8;` and `fastcgi_keep_conn on;`
+// (harness/nginx.ts WITHOUT_KEEP_CONN): nginx then opens a connection per request and the daemon
+// must close it after FCGI_END_REQUEST. Chunked uploads go through the sample's /echo location,
+// which has `fastcgi_request_buffering off` (suite.ts "reads a chunked request body").
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { NGINX } from './harness/binaries.js';
 import { startDaemon, type Daemon } from './harness/daemon.js';
 import type { FrontServer } from './harness/front-server.js';
-import { startNginx } from './harness/nginx.js';
+import { defineConnectionChecks } from './harness/connection-checks.js';
+import { startNginx, WITHOUT_KEEP_CONN } from './harness/nginx.js';
 import { makePrefix, removePrefix } from './harness/prefix.js';
 import { printLogsOnFailure, remoteDaemon, remoteUrl, type Target } from './harness/target.js';
 import { defineSuite } from './suite.js';
@@ -26,9 +32,10 @@ const NGINX_OPTIONS = {
 const REMOTE = remoteUrl('TSGI_E2E_NGINX_URL');
 
 describe.skipIf(REMOTE !== undefined || NGINX.skip).each([
-  { socket: 'tcp' as const },
-  { socket: 'unix' as const },
-])('nginx → FastCGI daemon ($socket)', ({ socket }) => {
+  { socket: 'tcp' as const, keepConn: true, variant: 'tcp' },
+  { socket: 'unix' as const, keepConn: true, variant: 'unix' },
+  { socket: 'tcp' as const, keepConn: false, variant: 'tcp, keep-conn off' },
+])('nginx → FastCGI daemon ($variant)', ({ socket, keepConn, variant }) => {
   let daemon: Daemon | undefined;
   let nginx: FrontServer | undefined;
   let socketDir: string | undefined;
@@ -38,11 +45,11 @@ describe.skipIf(REMOTE !== undefined || NGINX.skip).each([
     NGINX.require();
     if (socket === 'unix') socketDir = await makePrefix('sock');
     daemon = await startDaemon(socketDir ? { socketPath: join(socketDir, 'tsgi.sock') } : {});
-    nginx = await startNginx({ upstream: daemon.endpoint });
+    nginx = await startNginx({ upstream: daemon.endpoint, replacements: keepConn ? [] : WITHOUT_KEEP_CONN });
     const { url } = nginx;
     const logs = async () => `${(await nginx?.logs()) ?? ''}\n--- daemon ---\n${daemon?.logs() ?? ''}`;
     target = {
-      label: `nginx → FastCGI (${socket})`,
+      label: `nginx → FastCGI (${variant})`,
       transport: 'fastcgi',
       root: url,
       rootScriptName: '',
@@ -61,7 +68,16 @@ describe.skipIf(REMOTE !== undefined || NGINX.skip).each([
   });
 
   printLogsOnFailure(() => target);
-  defineSuite(() => target!, NGINX_OPTIONS);
+  defineSuite(() => target!, {
+    ...NGINX_OPTIONS,
+    keepAlive: keepConn,
+    // Without fastcgi_keep_conn, nginx takes the daemon closing the connection for the end of the
+    // response (with it, it expects FCGI_END_REQUEST and reports "upstream prematurely closed"), so
+    // a cut-off looks complete: the samples turn keep_conn on. A reset would show nginx the truth but
+    // makes lighttpd mark the backend dead and mod_fcgid append an error page (tried, reverted).
+    lateError: keepConn ? 'cut-off' : 'looks-complete',
+  });
+  defineConnectionChecks(() => target!, { keepConnFlag: keepConn, reused: keepConn });
 });
 
 if (REMOTE !== undefined) describe('nginx → FastCGI daemon (already running)', () => {

@@ -1,17 +1,21 @@
-// Records the raw CGI/FastCGI params nginx and Apache send with the conf/ samples (no tsgi code involved).
+// Records the raw CGI/FastCGI params nginx, Apache, lighttpd and cgi-fcgi send with the conf/ samples (no tsgi code involved).
 //
 // The app behind the daemon sees the normalised environ; these checks pin what arrives on the wire,
 // which is what src/core/environ.ts has to normalise (docs/front-servers.md has the table).
 // TSGI_E2E_PRINT_TABLE=1 prints the observed values as markdown rows.
+// lighttpd is pointed at the recorder's socket instead of starting a program ("bin-path" taken out
+// of conf/lighttpd/tsgi.conf): the params do not depend on who started the backend.
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApache } from './harness/apache.js';
-import { APACHE, NGINX } from './harness/binaries.js';
+import { APACHE, CGI_FCGI, LIGHTTPD, NGINX } from './harness/binaries.js';
 import { startRecorder, type FcgiRecorder } from './harness/fcgi-recorder.js';
-import { fetchRaw } from './harness/http.js';
+import { fetchRaw, type Response } from './harness/http.js';
 import type { FrontServer } from './harness/front-server.js';
-import { startNginx } from './harness/nginx.js';
+import { startLighttpd } from './harness/lighttpd.js';
+import { startNginx, WITHOUT_KEEP_CONN } from './harness/nginx.js';
 import { freePort } from './harness/ports.js';
 import { makePrefix, removePrefix } from './harness/prefix.js';
 import { renderSample } from './harness/samples.js';
@@ -35,6 +39,28 @@ async function viaRecorder(url: string): Promise<Params> {
   const names = params.map(([name]) => name);
   expect(names.filter((name, i) => names.indexOf(name) !== i), 'params sent twice').toEqual([]);
   return Object.fromEntries(params);
+}
+
+interface Recorded {
+  params: Array<[string, string]>;
+  stdinBytes: number;
+  keepConn: boolean;
+  connection: number;
+}
+
+/** A POST through a front server to the recorder, the body sent chunked (no Content-Length). */
+async function chunkedViaRecorder(url: string, bytes: number): Promise<{ params: Params; recorded: Recorded }> {
+  const res: Response = await fetchRaw(url, { method: 'POST', body: Buffer.alloc(bytes, 0x61), chunkedPieceBytes: 4096 });
+  expect(res.status, res.body.toString()).toBe(200);
+  const recorded = JSON.parse(res.body.toString()) as Recorded;
+  return { params: Object.fromEntries(recorded.params), recorded };
+}
+
+/** Sequential GETs through a front server to the recorder: what each BEGIN_REQUEST and connection looked like. */
+async function connectionsViaRecorder(recorder: FcgiRecorder, url: string, count = 3): Promise<Array<{ keepConn: boolean; connection: number }>> {
+  const before = recorder.requests.length;
+  for (let i = 0; i < count; i++) await viaRecorder(url);
+  return recorder.requests.slice(before).map(({ keepConn, connection }) => ({ keepConn, connection }));
 }
 
 /** A CGI script that prints its environment as KEY=VALUE lines. */
@@ -98,6 +124,44 @@ describe.skipIf(NGINX.skip)('raw FastCGI params from nginx (conf/nginx/tsgi.conf
     expect(recent.every((request) => request.keepConn)).toBe(true);
     expect(new Set(recent.map((request) => request.connection)).size).toBe(1);
   });
+
+  it('chunked upload with fastcgi_request_buffering off (/echo): CONTENT_LENGTH "", the body ends with the stdin stream', async () => {
+    const { params, recorded } = await chunkedViaRecorder(`${nginx!.url}/echo`, 100_000);
+    printRow('nginx, chunked POST, request buffering off', '/echo', params);
+    expect(params).toMatchObject({ CONTENT_LENGTH: '', HTTP_TRANSFER_ENCODING: 'chunked', PATH_INFO: '/echo' });
+    expect(recorded.stdinBytes).toBe(100_000);
+  });
+
+  it('chunked upload with request buffering on (the default, "/"): nginx spools the body and sends its length', async () => {
+    const { params, recorded } = await chunkedViaRecorder(`${nginx!.url}/upload`, 100_000);
+    printRow('nginx, chunked POST, request buffering on', '/upload', params);
+    expect(params).toMatchObject({ CONTENT_LENGTH: '100000' });
+    // The header the client sent still arrives, though the body is no longer chunked.
+    expect(params.HTTP_TRANSFER_ENCODING).toBe('chunked');
+    expect(recorded.stdinBytes).toBe(100_000);
+  });
+});
+
+describe.skipIf(NGINX.skip)('raw FastCGI params from nginx without keep-alive (conf/nginx/tsgi.conf, WITHOUT_KEEP_CONN)', () => {
+  let recorder: FcgiRecorder | undefined;
+  let nginx: FrontServer | undefined;
+
+  beforeAll(async () => {
+    NGINX.require();
+    const port = await freePort();
+    recorder = await startRecorder({ host: '127.0.0.1', port });
+    nginx = await startNginx({ upstream: { host: '127.0.0.1', port }, replacements: WITHOUT_KEEP_CONN });
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    await recorder?.close();
+  });
+
+  it('leaves FCGI_KEEP_CONN unset and connects per request', async () => {
+    const seen = await connectionsViaRecorder(recorder!, `${nginx!.url}/hello`);
+    expect(seen.every((request) => !request.keepConn)).toBe(true);
+    expect(new Set(seen.map((request) => request.connection)).size).toBe(seen.length);
+  });
 });
 
 describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi (conf/apache/tsgi-proxy-fcgi.conf)', () => {
@@ -150,6 +214,48 @@ describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi (con
     const params = await viaRecorder(`${apache!.url}/app/a%20b`);
     printRow('Apache mod_proxy_fcgi', '/app/a%20b', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/app/a b', SCRIPT_FILENAME: `proxy:fcgi://${backend}/a%20b` });
+  });
+
+  it('enablereuse=on: sets FCGI_KEEP_CONN and reuses the connection', async () => {
+    const seen = await connectionsViaRecorder(recorder!, `${apache!.url}/hello`);
+    expect(seen.every((request) => request.keepConn)).toBe(true);
+    expect(new Set(seen.map((request) => request.connection)).size).toBe(1);
+  });
+
+  it('chunked upload: no CONTENT_LENGTH at all, the body streamed to the end of stdin', async () => {
+    const { params, recorded } = await chunkedViaRecorder(`${apache!.url}/upload`, 100_000);
+    printRow('Apache mod_proxy_fcgi, chunked POST', '/upload', params);
+    expect(params).not.toHaveProperty('CONTENT_LENGTH');
+    expect(recorded.stdinBytes).toBe(100_000);
+  });
+});
+
+describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi without enablereuse', () => {
+  let recorder: FcgiRecorder | undefined;
+  let apache: FrontServer | undefined;
+
+  beforeAll(async () => {
+    APACHE.require();
+    const port = await freePort();
+    recorder = await startRecorder({ host: '127.0.0.1', port });
+    apache = await startApache(async ({ port: listen, htdocs }) =>
+      renderSample('apache/tsgi-proxy-fcgi.conf', [
+        ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${listen}>`],
+        ['"fcgi://127.0.0.1:9000/"', `"fcgi://127.0.0.1:${port}/"`],
+        ['/srv/app/public', htdocs],
+        [' enablereuse=on', ''],
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await apache?.stop();
+    await recorder?.close();
+  });
+
+  it('leaves FCGI_KEEP_CONN unset and connects per request', async () => {
+    const seen = await connectionsViaRecorder(recorder!, `${apache!.url}/hello`);
+    expect(seen.every((request) => !request.keepConn)).toBe(true);
+    expect(new Set(seen.map((request) => request.connection)).size).toBe(seen.length);
   });
 });
 
@@ -240,5 +346,170 @@ describe.skipIf(APACHE.skip)('raw CGI meta-variables from Apache (conf/apache/cg
       QUERY_STRING: 'a=1&b=two',
       HTTP_AUTHORIZATION: AUTH,
     });
+  });
+});
+
+describe.skipIf(LIGHTTPD.skip)('raw FastCGI params from lighttpd mod_fastcgi (conf/lighttpd/tsgi.conf)', () => {
+  let recorder: FcgiRecorder | undefined;
+  let lighttpd: FrontServer | undefined;
+  let socketDir: string | undefined;
+
+  beforeAll(async () => {
+    LIGHTTPD.require();
+    socketDir = await makePrefix('sock');
+    const socketPath = join(socketDir, 'rec.sock');
+    recorder = await startRecorder({ path: socketPath });
+    await chmod(socketPath, 0o666);
+    lighttpd = await startLighttpd(async () =>
+      renderSample('lighttpd/tsgi.conf', [
+        ['/run/lighttpd/tsgi.sock', socketPath],
+        ['"bin-path"  => "/srv/app/app.mjs",', '# (e2e: no "bin-path": lighttpd connects to the recorder on "socket")'],
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await lighttpd?.stop();
+    await recorder?.close();
+    await removePrefix(socketDir);
+  });
+
+  it('root mount with fix-root-scriptname: SCRIPT_NAME "", PATH_INFO the decoded path; CONTENT_LENGTH "0" on GET', async () => {
+    const params = await viaRecorder(`${lighttpd!.url}/env/x/y?a=1&b=two`);
+    printRow('lighttpd, mount `/`', '/env/x/y?a=1&b=two', params);
+    expect(params).toMatchObject({
+      SCRIPT_NAME: '',
+      PATH_INFO: '/env/x/y',
+      REQUEST_URI: '/env/x/y?a=1&b=two',
+      QUERY_STRING: 'a=1&b=two',
+      HTTP_AUTHORIZATION: AUTH,
+      CONTENT_LENGTH: '0',
+    });
+    expect(params.SCRIPT_FILENAME).toMatch(/\/htdocs\/$/);
+    expect(params).not.toHaveProperty('HTTP_PROXY');
+  });
+
+  it('sub-path mount "/app": SCRIPT_NAME "/app", PATH_INFO the rest', async () => {
+    const params = await viaRecorder(`${lighttpd!.url}/app/env/x`);
+    printRow('lighttpd, mount `/app`', '/app/env/x', params);
+    expect(params).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/env/x', REQUEST_URI: '/app/env/x' });
+    expect(params.SCRIPT_FILENAME).toMatch(/\/htdocs\/app$/);
+  });
+
+  it('PATH_INFO is percent-decoded, an encoded slash included', async () => {
+    const params = await viaRecorder(`${lighttpd!.url}/app/a%20b/c%2Fd`);
+    printRow('lighttpd, mount `/app`', '/app/a%20b/c%2Fd', params);
+    expect(params).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/a b/c/d', REQUEST_URI: '/app/a%20b/c%2Fd' });
+  });
+
+  it('leaves FCGI_KEEP_CONN unset and connects per request', async () => {
+    const seen = await connectionsViaRecorder(recorder!, `${lighttpd!.url}/hello`);
+    expect(seen.every((request) => !request.keepConn)).toBe(true);
+    expect(new Set(seen.map((request) => request.connection)).size).toBe(seen.length);
+  });
+
+  it('chunked upload: lighttpd reads the whole body first and sends its length', async () => {
+    const { params, recorded } = await chunkedViaRecorder(`${lighttpd!.url}/upload`, 100_000);
+    printRow('lighttpd, chunked POST', '/upload', params);
+    expect(params).toMatchObject({ CONTENT_LENGTH: '100000' });
+    expect(params).not.toHaveProperty('HTTP_TRANSFER_ENCODING');
+    expect(recorded.stdinBytes).toBe(100_000);
+  });
+});
+
+describe.skipIf(CGI_FCGI.skip)('raw FastCGI params from cgi-fcgi (libfcgi), run with a CGI environment', () => {
+  let recorder: FcgiRecorder | undefined;
+  let address = '';
+
+  /** Runs `cgi-fcgi -bind -connect` against the recorder with exactly `env`; returns what it recorded. */
+  function run(env: Record<string, string>, stdin: Buffer): Promise<Recorded> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(CGI_FCGI.require(), ['-bind', '-connect', address], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error('e2e: cgi-fcgi did not exit within 10 s'));
+      }, 10_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+      });
+      child.stdin.on('error', () => {});
+      child.stdin.end(stdin);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (code !== 0) reject(new Error(`e2e: cgi-fcgi exited with ${code}: ${out}`));
+        else resolve(JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4)) as Recorded);
+      });
+    });
+  }
+
+  beforeAll(async () => {
+    CGI_FCGI.require();
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    recorder = await startRecorder({ host: '127.0.0.1', port });
+  });
+  afterAll(async () => {
+    await recorder?.close();
+  });
+
+  it('sends its whole environment as PARAMS, nothing added or left out, and no FCGI_KEEP_CONN', async () => {
+    const env = {
+      REQUEST_METHOD: 'GET',
+      SCRIPT_NAME: '',
+      PATH_INFO: '/env/x/y',
+      QUERY_STRING: 'a=1&b=two',
+      REQUEST_URI: '/env/x/y?a=1&b=two',
+      HTTP_AUTHORIZATION: AUTH,
+    };
+    const recorded = await run(env, Buffer.alloc(0));
+    printRow('cgi-fcgi (env as given)', '/env/x/y?a=1&b=two', Object.fromEntries(recorded.params));
+    expect(Object.fromEntries(recorded.params)).toEqual(env);
+    expect(recorded.keepConn).toBe(false);
+  });
+
+  it('stdin: nothing without CONTENT_LENGTH; whole reads of stdin (past CONTENT_LENGTH) with it', async () => {
+    const none = await run({ REQUEST_METHOD: 'POST' }, Buffer.from('abcdef'));
+    expect(none.stdinBytes).toBe(0);
+    const over = await run({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '3' }, Buffer.from('abcdef'));
+    expect(over.stdinBytes).toBe(6);
+  });
+});
+
+describe.skipIf(LIGHTTPD.skip)('raw FastCGI params from lighttpd without "fix-root-scriptname"', () => {
+  let recorder: FcgiRecorder | undefined;
+  let lighttpd: FrontServer | undefined;
+  let socketDir: string | undefined;
+
+  beforeAll(async () => {
+    LIGHTTPD.require();
+    socketDir = await makePrefix('sock');
+    const socketPath = join(socketDir, 'rec.sock');
+    recorder = await startRecorder({ path: socketPath });
+    await chmod(socketPath, 0o666);
+    lighttpd = await startLighttpd(async () =>
+      renderSample('lighttpd/tsgi.conf', [
+        ['/run/lighttpd/tsgi.sock', socketPath],
+        ['"bin-path"  => "/srv/app/app.mjs",', '# (e2e: no "bin-path": lighttpd connects to the recorder on "socket")'],
+        ['var.tsgi_app + ( "fix-root-scriptname" => "enable" )', 'var.tsgi_app'],
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await lighttpd?.stop();
+    await recorder?.close();
+    await removePrefix(socketDir);
+  });
+
+  it('root mount: SCRIPT_NAME is the first path segment, PATH_INFO the rest', async () => {
+    const params = await viaRecorder(`${lighttpd!.url}/env/x/y?a=1&b=two`);
+    printRow('lighttpd, mount `/`, no fix-root-scriptname', '/env/x/y?a=1&b=two', params);
+    expect(params).toMatchObject({ SCRIPT_NAME: '/env', PATH_INFO: '/x/y', REQUEST_URI: '/env/x/y?a=1&b=two' });
+  });
+
+  it('root mount, one segment: SCRIPT_NAME the whole path, no PATH_INFO', async () => {
+    const params = await viaRecorder(`${lighttpd!.url}/hello`);
+    printRow('lighttpd, mount `/`, no fix-root-scriptname', '/hello', params);
+    expect(params).toMatchObject({ SCRIPT_NAME: '/hello', REQUEST_URI: '/hello' });
+    expect(params).not.toHaveProperty('PATH_INFO');
   });
 });

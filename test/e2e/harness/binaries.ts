@@ -1,4 +1,4 @@
-// Finds the nginx/apache2 binaries; decides whether their e2e tests fail (CI) or are skipped (elsewhere).
+// Finds the front-server binaries (nginx, apache2, lighttpd, spawn-fcgi, cgi-fcgi); decides whether their e2e tests fail (CI) or are skipped (elsewhere).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -12,7 +12,7 @@ export interface Binary {
 }
 
 function findExecutable(names: string[]): string | undefined {
-  // Debian keeps nginx and apache2 in /usr/sbin, which a non-root PATH often lacks.
+  // Debian keeps nginx, apache2 and lighttpd in /usr/sbin, which a non-root PATH often lacks.
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
   for (const name of names) {
     for (const dir of dirs) {
@@ -43,3 +43,7 @@ function binary(label: string, names: string[], installHint: string): Binary {
 
 export const NGINX = binary('nginx', ['nginx'], 'apt-get install nginx-light');
 export const APACHE = binary('apache2', ['apache2', 'httpd'], 'apt-get install apache2');
+export const LIGHTTPD = binary('lighttpd', ['lighttpd'], 'apt-get install lighttpd');
+export const SPAWN_FCGI = binary('spawn-fcgi', ['spawn-fcgi'], 'apt-get install spawn-fcgi');
+/** libfcgi's command-line FastCGI client (`cgi-fcgi -bind -connect host:port`). */
+export const CGI_FCGI = binary('cgi-fcgi', ['cgi-fcgi'], 'apt-get install libfcgi-bin');

@@ -3,6 +3,7 @@
 // Substitutions made in conf/nginx/tsgi.conf (plain string replacement, see samples.ts):
 //   "listen 80;"               -> "listen 127.0.0.1:<free port>;"  (never anything but loopback)
 //   "server 127.0.0.1:9000;"   -> the daemon's tcp address, or "server unix:<socket>;"
+// Callers may add their own (NginxOptions.replacements, e.g. WITHOUT_KEEP_CONN below).
 // The site file includes tsgi_fastcgi_params by a relative name, resolved against the prefix, so
 // the params file is copied there unchanged.
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -18,9 +19,21 @@ import { renderSample } from './samples.js';
 export interface NginxOptions {
   /** Where the sample's `upstream tsgi` should point. */
   upstream: Endpoint;
+  /** More substitutions in conf/nginx/tsgi.conf, made after the two above. */
+  replacements?: Array<[from: string, to: string]>;
 }
 
-export async function startNginx({ upstream }: NginxOptions): Promise<FrontServer> {
+/**
+ * The sample without keep-alive to the daemon: no upstream connection pool and no
+ * `fastcgi_keep_conn on`, so nginx sends BEGIN_REQUEST without FCGI_KEEP_CONN (FastCGI spec §5.1)
+ * and the daemon must close the connection after each request.
+ */
+export const WITHOUT_KEEP_CONN: Array<[from: string, to: string]> = [
+  ['keepalive 8;', '# keepalive 8; (removed by the e2e harness)'],
+  ['fastcgi_keep_conn on;', '# fastcgi_keep_conn on; (removed by the e2e harness)'],
+];
+
+export async function startNginx({ upstream, replacements = [] }: NginxOptions): Promise<FrontServer> {
   const nginx = NGINX.require();
   const prefix = await makePrefix('nginx');
   const port = await freePort();
@@ -28,6 +41,7 @@ export async function startNginx({ upstream }: NginxOptions): Promise<FrontServe
   const site = await renderSample('nginx/tsgi.conf', [
     ['listen 80;', `listen 127.0.0.1:${port};`],
     ['server 127.0.0.1:9000;', upstreamLine],
+    ...replacements,
   ]);
   await writeFile(join(prefix, 'tsgi.conf'), site);
   await copyFile(join(CONF_DIR, 'nginx/tsgi_fastcgi_params'), join(prefix, 'tsgi_fastcgi_params'));

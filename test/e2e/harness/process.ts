@@ -76,3 +76,14 @@ export function startProcess(name: string, command: string, args: string[], opti
     },
   };
 }
+
+/** True while a process with this pid exists (signal 0 probes without sending anything). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
