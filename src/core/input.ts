@@ -29,7 +29,6 @@ export interface BodyInputOptions {
   maxBytes?: number;
 }
 
-const EMPTY = new Uint8Array(0);
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /**
@@ -172,14 +171,7 @@ export class BodyInput implements InputStream {
       }
       chunks.push(chunk);
     }
-    if (chunks.length === 1) return chunks[0] ?? EMPTY;
-    const all = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      all.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return all;
+    return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, total);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {

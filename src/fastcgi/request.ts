@@ -112,7 +112,7 @@ export class FastCgiRequest {
       this.#params.push(content); // a view into a socket chunk Node never reuses: no copy needed
       return;
     }
-    const pairs = decodeParams(concat(this.#params, this.#paramsBytes));
+    const pairs = decodeParams(this.#params.length === 1 ? (this.#params[0] as Uint8Array) : Buffer.concat(this.#params, this.#paramsBytes));
     this.#params = [];
     this.#phase = Phase.Running;
     void this.#run(pairs);
@@ -331,15 +331,4 @@ export class FastCgiRequest {
     this.#data?.discard();
     this.#host.done(this, this.keepConn ? 'keep' : 'close');
   }
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return all;
 }

@@ -25,6 +25,42 @@ const CGI_ENV = {
   SERVER_PROTOCOL: 'HTTP/1.1',
 };
 
+/**
+ * Starts the CLI the way a process manager would: python3 binds and listens on 127.0.0.1, runs
+ * `setup` (which hands the socket over and sets `env`), then execs node with `args`. Sends one
+ * GET / over FastCGI and returns the body (status must be 200).
+ */
+async function viaLauncher(setup: string[], args: string[]): Promise<string> {
+  const launcher = [
+    'import os, socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)',
+    'print(s.getsockname()[1], flush=True)',
+    ...setup,
+    'os.execve(sys.argv[1], sys.argv[1:], env)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', launcher, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim())));
+      child.once('exit', (code) => reject(new Error(`launcher exited ${code}`)));
+    });
+    let client: FastCgiClient | undefined;
+    for (let i = 0; i < 50 && client === undefined; i++) {
+      client = await FastCgiClient.connect({ host: '127.0.0.1', port }).catch(() => undefined);
+      if (client === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await client!.request({
+      params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+    });
+    let body = '';
+    for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+    expect(res.status).toBe(200);
+    return body;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 /** A free loopback port (bind 127.0.0.1:0, read it, close). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -130,6 +166,57 @@ describe('tsgi command', () => {
     } finally {
       child.kill('SIGTERM');
     }
+  });
+
+  it('reloads the app on change with tsgi dev --watch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-'));
+    const file = join(dir, 'app.mjs');
+    const version = (n: number) =>
+      `export default (env, start) => { start('200 OK', []); return ['version ${n}']; };\n`;
+    writeFileSync(file, version(1));
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'dev', file, '--port', String(port), '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const get = async (): Promise<string> => {
+      for (let i = 0; i < 100; i++) {
+        const text = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => undefined);
+        if (text !== undefined) return text;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('dev server never answered');
+    };
+    try {
+      expect(await get()).toBe('version 1');
+      writeFileSync(file, version(2));
+      let text = '';
+      for (let i = 0; i < 100 && text !== 'version 2'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => '')) ?? '';
+      }
+      expect(text).toBe('version 2');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('prints help and exits 2 when not started by a web server', () => {
+    const r = spawnSync(process.execPath, [CLI, HELLO], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain('Usage:');
+  });
+
+  it('serves FastCGI on a systemd-activated socket (LISTEN_FDS, LISTEN_PID, fd 3)', async () => {
+    // python3 plays systemd: put the socket on fd 3, set LISTEN_* for our own pid, exec.
+    const body = await viaLauncher(
+      ['os.dup2(s.fileno(), 3); os.set_inheritable(3, True)', 'env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))'],
+      ['fastcgi', HELLO],
+    );
+    expect(body).toContain('Hello from tsgi!');
+  });
+
+  it('serves FastCGI on a listening socket inherited as fd 0, as spawn-fcgi and mod_fcgid start apps', async () => {
+    // python3 plays spawn-fcgi: dup2 the socket onto fd 0, exec; no subcommand: tsgi detects it.
+    const body = await viaLauncher(['os.dup2(s.fileno(), 0)', 'env = dict(os.environ)'], [HELLO]);
+    expect(body).toContain('run_once     false');
   });
 
   it('reloads the app on change with tsgi dev --watch', async () => {
