@@ -168,6 +168,34 @@ describe('tsgi command', () => {
     }
   });
 
+  it('stops gracefully on SIGTERM: the request in flight finishes, then the process exits 0', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'fastcgi', join(ROOT, 'test', 'fixtures', 'slow.mjs'), '--listen', `127.0.0.1:${port}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('fastcgi listening');
+      const client = await FastCgiClient.connect({ host: '127.0.0.1', port });
+      const pending = client.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+        keepConn: true,
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGTERM');
+      const res = await pending;
+      let body = '';
+      for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+      expect(body).toBe('finished\n');
+      expect(await exited).toBe(0);
+      expect(stderr).toContain('SIGTERM, stopping gracefully');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('reloads the app on change with tsgi dev --watch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-'));
     const file = join(dir, 'app.mjs');
@@ -217,6 +245,34 @@ describe('tsgi command', () => {
     // python3 plays spawn-fcgi: dup2 the socket onto fd 0, exec; no subcommand: tsgi detects it.
     const body = await viaLauncher(['os.dup2(s.fileno(), 0)', 'env = dict(os.environ)'], [HELLO]);
     expect(body).toContain('run_once     false');
+  });
+
+  it('stops gracefully on SIGTERM: the request in flight finishes, then the process exits 0', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'fastcgi', join(ROOT, 'test', 'fixtures', 'slow.mjs'), '--listen', `127.0.0.1:${port}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('fastcgi listening');
+      const client = await FastCgiClient.connect({ host: '127.0.0.1', port });
+      const pending = client.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+        keepConn: true,
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGTERM');
+      const res = await pending;
+      let body = '';
+      for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+      expect(body).toBe('finished\n');
+      expect(await exited).toBe(0);
+      expect(stderr).toContain('SIGTERM, stopping gracefully');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('reloads the app on change with tsgi dev --watch', async () => {
