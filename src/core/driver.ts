@@ -35,6 +35,11 @@ export interface DriverOptions {
    * for a client that went away (routine, not an app bug).
    */
   log: (line: string, level: 'error' | 'info') => void;
+  /**
+   * Whether the client went away; default: `environ['tsgi.signal'].aborted`. Transports that make
+   * the signal lazily pass their own flag, so the driver does not create it.
+   */
+  isAborted?: () => boolean;
 }
 
 const ERROR_BODY = Buffer.from('Internal Server Error\n');
@@ -51,7 +56,8 @@ const RESOLVED = Promise.resolve();
  * @returns the outcome: `complete`, `failed` (the app erred) or `aborted` (the client went away).
  */
 export async function runApp(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Promise<Outcome> {
-  const response = new ResponseState(environ, sink);
+  const isAborted = options.isAborted ?? (() => environ['tsgi.signal'].aborted);
+  const response = new ResponseState(environ, sink, isAborted);
   const startResponse: StartResponse = (status, headers, excInfo) => response.startResponse(status, headers, excInfo);
   let body: Body | undefined;
   let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
@@ -68,7 +74,7 @@ export async function runApp(app: App, environ: Environ, sink: ResponseSink, opt
       const step = iterator.next();
       const result = step instanceof Promise ? await step : step;
       if (result.done === true) break;
-      if (environ['tsgi.signal'].aborted) throw new RequestAbortedError();
+      if (isAborted()) throw new RequestAbortedError();
       if (!response.send(result.value)) await sink.drain();
     }
     finished = true;
@@ -86,6 +92,7 @@ export async function runApp(app: App, environ: Environ, sink: ResponseSink, opt
 class ResponseState {
   readonly #environ: Environ;
   readonly #sink: ResponseSink;
+  readonly #isAborted: () => boolean;
   #status: string | undefined;
   #code = 0;
   #headers: HeaderList = [];
@@ -97,9 +104,10 @@ class ResponseState {
   #bytesSent = 0;
   readonly write: Write;
 
-  constructor(environ: Environ, sink: ResponseSink) {
+  constructor(environ: Environ, sink: ResponseSink, isAborted: () => boolean) {
     this.#environ = environ;
     this.#sink = sink;
+    this.#isAborted = isAborted;
     this.write = (chunk) => this.#write(chunk);
   }
 
@@ -168,7 +176,7 @@ class ResponseState {
 
   /** The body ended normally: check it against Content-Length and send headers if none went out. */
   finish(): void {
-    if (this.#environ['tsgi.signal'].aborted) throw new RequestAbortedError();
+    if (this.#isAborted()) throw new RequestAbortedError();
     if (this.#status === undefined) {
       throw new TsgiError('TSGI_NO_START_RESPONSE', 'tsgi: the app returned without calling startResponse');
     }
@@ -191,7 +199,7 @@ class ResponseState {
     const environ = this.#environ;
     const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
     this.#aborted = true;
-    if (isAbort(error) || environ['tsgi.signal'].aborted) {
+    if (isAbort(error) || this.#isAborted()) {
       options.log(`tsgi: client went away during ${where}\n`, 'info');
       this.#sink.abort(error);
       return 'aborted';
@@ -216,7 +224,7 @@ class ResponseState {
     if (this.#ended) {
       return handled(Promise.reject(new TsgiError('TSGI_WRITE_AFTER_END', 'tsgi: write called after the response ended')));
     }
-    if (this.#aborted || this.#environ['tsgi.signal'].aborted) return handled(Promise.reject(new RequestAbortedError()));
+    if (this.#aborted || this.#isAborted()) return handled(Promise.reject(new RequestAbortedError()));
     try {
       if (this.send(chunk)) return RESOLVED;
     } catch (error) {

@@ -8,7 +8,11 @@ export interface EnvironContext {
   /** Makes `tsgi.input` once CONTENT_LENGTH is validated (`undefined` when the request has none). */
   input: (contentLength: number | undefined) => InputStream;
   errors: ErrorStream;
-  signal: AbortSignal;
+  /**
+   * `tsgi.signal`, or a function making it on first access (an AbortSignal costs microseconds a
+   * request that most apps never look at).
+   */
+  signal: AbortSignal | (() => AbortSignal);
   multithread: boolean;
   multiprocess: boolean;
   runOnce: boolean;
@@ -37,25 +41,40 @@ export function buildEnviron(
   params: Iterable<readonly [string, string]> | Record<string, string | undefined>,
   context: EnvironContext,
 ): Environ {
+  // Quirks are handled while copying: `delete` afterwards would turn the object into a slow
+  // dictionary for every later access by the app.
   const env: Record<string, unknown> = {};
+  let headerType: string | undefined;
+  let headerLength: string | undefined;
+  const copy = (name: string, value: string): void => {
+    switch (name) {
+      case 'HTTP_PROXY':
+        return; // httpoxy: a "Proxy:" request header, which HTTP clients would read as their proxy
+      case 'CONTENT_TYPE':
+      case 'CONTENT_LENGTH':
+        // nginx's stock fastcgi_params send both empty on every bodyless request.
+        if (value !== '') env[name] = value;
+        return;
+      case 'HTTP_CONTENT_TYPE':
+        headerType = value; // some fronts pass the body headers as HTTP_* too (RFC 3875 §4.1.18)
+        return;
+      case 'HTTP_CONTENT_LENGTH':
+        headerLength = value;
+        return;
+      default:
+        env[name] = value;
+    }
+  };
   if (Symbol.iterator in params) {
-    for (const [name, value] of params as Iterable<readonly [string, string]>) env[name] = value;
+    for (const [name, value] of params as Iterable<readonly [string, string]>) copy(name, value);
   } else {
     for (const name in params) {
       const value = params[name];
-      if (value !== undefined) env[name] = value;
+      if (value !== undefined) copy(name, value);
     }
   }
-
-  // httpoxy: a "Proxy:" request header arrives as HTTP_PROXY, which HTTP clients read as their proxy.
-  delete env.HTTP_PROXY;
-
-  // nginx's stock fastcgi_params send CONTENT_TYPE and CONTENT_LENGTH empty on every bodyless request.
-  if (env.CONTENT_TYPE === '') delete env.CONTENT_TYPE;
-  if (env.CONTENT_LENGTH === '') delete env.CONTENT_LENGTH;
-  // Some fronts also pass the body headers as HTTP_*; RFC 3875 §4.1.18 says they are CONTENT_*.
-  moveHeader(env, 'HTTP_CONTENT_TYPE', 'CONTENT_TYPE');
-  moveHeader(env, 'HTTP_CONTENT_LENGTH', 'CONTENT_LENGTH');
+  if (env.CONTENT_TYPE === undefined && headerType !== undefined && headerType !== '') env.CONTENT_TYPE = headerType;
+  if (env.CONTENT_LENGTH === undefined && headerLength !== undefined && headerLength !== '') env.CONTENT_LENGTH = headerLength;
   const length = env.CONTENT_LENGTH;
   if (length !== undefined && (typeof length !== 'string' || !DIGITS_RE.test(length))) {
     throw new TsgiError('TSGI_BAD_CONTENT_LENGTH', `tsgi: invalid CONTENT_LENGTH ${JSON.stringify(length)}`);
@@ -79,7 +98,20 @@ export function buildEnviron(
   env['tsgi.multithread'] = context.multithread;
   env['tsgi.multiprocess'] = context.multiprocess;
   env['tsgi.run_once'] = context.runOnce;
-  env['tsgi.signal'] = context.signal;
+  const signal = context.signal;
+  if (typeof signal === 'function') {
+    Object.defineProperty(env, 'tsgi.signal', {
+      configurable: true,
+      enumerable: true,
+      get(): AbortSignal {
+        const made = signal();
+        Object.defineProperty(env, 'tsgi.signal', { value: made, configurable: true, enumerable: true, writable: true });
+        return made;
+      },
+    });
+  } else {
+    env['tsgi.signal'] = signal;
+  }
   if (context.extensions !== undefined) Object.assign(env, context.extensions);
   return env as Environ;
 }
@@ -128,13 +160,6 @@ function splitProxyFcgi(scriptName: string, scriptFilename: string): [string, st
   }
   if (!scriptName.endsWith(tail)) return [scriptName, ''];
   return [scriptName.slice(0, scriptName.length - tail.length), tail];
-}
-
-function moveHeader(env: Record<string, unknown>, from: string, to: string): void {
-  if (from in env) {
-    if (env[to] === undefined && env[from] !== '') env[to] = env[from];
-    delete env[from];
-  }
 }
 
 function stringOr(value: unknown, fallback: string): string {

@@ -43,7 +43,9 @@ export class BodyInput implements InputStream {
   readonly #highWaterMark: number;
   readonly #spooling: boolean;
   readonly #maxBytes: number;
-  readonly #buffer: ByteSpool;
+  // Made on the first byte: most requests (GET) have no body at all.
+  #buffer: ByteSpool | undefined;
+  readonly #spoolOptions: { memoryBytes: number; directory?: string } | undefined;
   #received = 0;
   #reading: Promise<unknown> = Promise.resolve();
   #ended = false;
@@ -58,7 +60,7 @@ export class BodyInput implements InputStream {
     this.#highWaterMark = options.highWaterMark ?? 65536;
     this.#spooling = options.spool !== undefined;
     this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    this.#buffer = new ByteSpool(options.spool ?? { memoryBytes: Number.POSITIVE_INFINITY });
+    this.#spoolOptions = options.spool;
     if (this.#contentLength === 0) this.#ended = true;
   }
 
@@ -86,8 +88,9 @@ export class BodyInput implements InputStream {
       return;
     }
     if (!this.#discarding && chunk.byteLength > 0) {
-      this.#buffer.push(chunk);
-      if (!this.#spooling && this.#buffer.size >= this.#highWaterMark && !this.#paused && !this.#ended) {
+      const buffer = (this.#buffer ??= new ByteSpool(this.#spoolOptions ?? { memoryBytes: Number.POSITIVE_INFINITY }));
+      buffer.push(chunk);
+      if (!this.#spooling && buffer.size >= this.#highWaterMark && !this.#paused && !this.#ended) {
         this.#paused = true;
         this.#source?.pause();
       }
@@ -123,13 +126,13 @@ export class BodyInput implements InputStream {
    */
   discard(): void {
     this.#discarding = true;
-    this.#buffer.close();
+    this.#buffer?.close();
     this.#resumeSource();
   }
 
   /** Bytes of the body held in memory right now (the rest, if any, is in the spool file). */
   get memoryBytes(): number {
-    return this.#buffer.memoryBytes;
+    return this.#buffer?.memoryBytes ?? 0;
   }
 
   /** True while the transport should deliver no more bytes. */
@@ -146,12 +149,13 @@ export class BodyInput implements InputStream {
 
   async #readNext(): Promise<Uint8Array | null> {
     for (;;) {
-      const chunk = await this.#buffer.shift();
+      const buffer = this.#buffer;
+      const chunk = buffer === undefined ? null : await buffer.shift();
       if (chunk !== null) {
-        if (this.#buffer.size < this.#highWaterMark) this.#resumeSource();
+        if ((buffer as ByteSpool).size < this.#highWaterMark) this.#resumeSource();
         return chunk;
       }
-      if (this.#buffer.size > 0) continue; // bytes arrived while shift() was settling
+      if (this.#buffer !== undefined && this.#buffer.size > 0) continue; // bytes arrived while shift() was settling
       if (this.#error !== undefined) throw this.#error;
       if (this.#ended) return null;
       this.#resumeSource();

@@ -163,6 +163,7 @@ export class FastCgiClient {
   close(): void {
     this.#ending = true;
     if (this.#socket.destroyed) return;
+    this.#writer.flush();
     this.#socket.end(() => this.#socket.destroy());
     setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
   }
@@ -189,8 +190,9 @@ export class FastCgiClient {
   }
 
   #drained(): Promise<void> {
+    this.#writer.flush();
     return new Promise((resolve) => {
-      if (this.#socket.destroyed) return resolve();
+      if (this.#socket.destroyed || !this.#socket.writableNeedDrain) return resolve();
       const done = (): void => {
         this.#socket.off('drain', done);
         this.#socket.off('close', done);
@@ -226,6 +228,7 @@ export class FastCgiClient {
       // The application answered before reading all of stdin. Leftover STDIN records would be
       // ignored (spec §3.3 "Managing Request IDs"), but retiring the connection is simpler and safer.
       this.#ending = true;
+      this.#writer.flush();
       this.#socket.end();
     }
     exchange.end(appStatus, protocolStatus);

@@ -118,6 +118,7 @@ export class FastCgiConnection implements RequestHost {
 
   drain(): Promise<void> {
     if (this.#closed) return Promise.reject(new RequestAbortedError('fastcgi: connection closed'));
+    this.writer.flush();
     if (!this.#socket.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
@@ -144,7 +145,7 @@ export class FastCgiConnection implements RequestHost {
       return;
     }
     if (next === 'close') this.#closing = true;
-    if (this.#closing && this.#requests.size === 0) this.#socket.end(); // flushes, then FIN
+    if (this.#closing && this.#requests.size === 0) this.#end();
     else this.progress();
   }
 
@@ -157,13 +158,19 @@ export class FastCgiConnection implements RequestHost {
    * go with it.
    */
   #cut(): void {
+    this.#end();
+  }
+
+  /** Sends what the writer queued, then FIN. */
+  #end(): void {
+    this.writer.flush();
     this.#socket.end();
   }
 
   /** Graceful stop: close now when idle, else after the live requests (no new requests accepted). */
   shutdown(): void {
     this.#closing = true;
-    if (this.#requests.size === 0) this.#socket.end();
+    if (this.#requests.size === 0) this.#end();
   }
 
   /** Immediate stop: drop the connection and abort its requests. */
@@ -268,13 +275,13 @@ export class FastCgiConnection implements RequestHost {
     // Spec §3.5: a web server closes a connection only when no request is active, unless it is
     // aborting; nginx closes instead of sending FCGI_ABORT_REQUEST when its client goes away.
     if (this.#parser.midRecord) this.log(`fastcgi: connection ${this.connectionId} ended inside a record\n`);
-    if (this.#requests.size === 0) this.#socket.end();
+    if (this.#requests.size === 0) this.#end();
     else this.#socket.destroy();
   }
 
   #onTimeout(): void {
     if (this.#requests.size === 0) {
-      this.#socket.end(); // idle: the web server opens a new one when it needs it
+      this.#end(); // idle: the web server opens a new one when it needs it
       return;
     }
     this.log(

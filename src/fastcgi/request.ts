@@ -61,7 +61,9 @@ export class FastCgiRequest {
   readonly role: number;
   readonly keepConn: boolean;
   readonly #host: RequestHost;
-  readonly #controller = new AbortController();
+  // Made on first use of tsgi.signal: most requests never abort and most apps never look.
+  #controller: AbortController | undefined;
+  #abortReason: RequestAbortedError | undefined;
   #phase = Phase.Params;
   #params: Uint8Array[] = [];
   #paramsBytes = 0;
@@ -171,8 +173,19 @@ export class FastCgiRequest {
     this.#abortWith(new RequestAbortedError('fastcgi: connection closed by the web server'));
   }
 
+  #signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
   #abortWith(error: RequestAbortedError): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+    if (this.#abortReason === undefined) {
+      this.#abortReason = error;
+      this.#controller?.abort(error);
+    }
     this.#input?.fail(error);
     this.#data?.fail(error);
     const waiters = this.#released;
@@ -187,7 +200,7 @@ export class FastCgiRequest {
       environ = buildEnviron(pairs, {
         input: (contentLength) => this.#makeInput(contentLength),
         errors: { write: (text) => this.#stderr(text) },
-        signal: this.#controller.signal,
+        signal: () => this.#signal(),
         multithread: true,
         multiprocess: host.multiprocess,
         runOnce: false,
@@ -217,7 +230,7 @@ export class FastCgiRequest {
       host.log(line);
       if (level === 'error') this.#stderr(line);
     };
-    const outcome = await runApp(host.app, environ, this.#sink(), { log });
+    const outcome = await runApp(host.app, environ, this.#sink(), { log, isAborted: () => this.#abortReason !== undefined });
     if (this.#phase === Phase.Done) return; // the connection went away under us
     if (this.#responseEnded || this.#abortRequested) {
       this.#finish(outcome === 'complete' ? 0 : 1);
@@ -237,7 +250,7 @@ export class FastCgiRequest {
       start: (status: string, headers: HeaderList) => void this.#hold(encodeCgiHead(status, headers)),
       write: (chunk: Uint8Array) => this.#hold(chunk),
       drain: () => {
-        if (this.#controller.signal.aborted) return Promise.reject(new RequestAbortedError());
+        if (this.#abortReason !== undefined) return Promise.reject(new RequestAbortedError());
         if (this.#held === undefined) return this.#host.drain();
         return new Promise((resolve, reject) => this.#released.push({ resolve, reject }));
       },

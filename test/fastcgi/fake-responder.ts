@@ -102,6 +102,8 @@ export async function startFakeResponder(handler: FakeHandler): Promise<FakeResp
             const bytes = typeof data === 'string' ? Buffer.from(data) : data;
             stdoutBytes += bytes.length;
             if (!writer.stream(RecordType.FCGI_STDOUT, current.id, bytes) && !socket.destroyed) {
+              writer.flush();
+              if (!socket.writableNeedDrain) return;
               await new Promise<void>((resolve) => {
                 const done = (): void => {
                   socket.off('drain', done);
@@ -126,9 +128,11 @@ export async function startFakeResponder(handler: FakeHandler): Promise<FakeResp
           endRequest(appStatus, protocolStatus) {
             if (socket.destroyed) return;
             writer.endRequest(current.id, appStatus, protocolStatus);
+            writer.flush();
             if (!current.keepConn) socket.end();
           },
           destroy() {
+            writer.flush(); // what was written goes out, then the connection drops
             socket.destroy();
           },
           gone: () => socket.destroyed || socket.readableEnded,

@@ -92,22 +92,30 @@ describe('encodeStream (FastCGI spec §3.3, §5.3)', () => {
 });
 
 describe('RecordWriter', () => {
-  it('sends a small response (STDOUT, empty STDOUT, END_REQUEST) in one flush within one turn', async () => {
+  it('sends a small response (STDOUT, empty STDOUT, END_REQUEST) as one buffer in one write, at the end of the turn', async () => {
     const sink = new FakeSink();
     const writer = new RecordWriter(sink);
     expect(writer.stream(RecordType.FCGI_STDOUT, 1, Buffer.from('Status: 200 OK\r\n\r\nhi'))).toBe(true);
     expect(writer.endStream(RecordType.FCGI_STDOUT, 1)).toBe(true);
     expect(writer.endRequest(1, 0, ProtocolStatus.FCGI_REQUEST_COMPLETE)).toBe(true);
-    expect(sink.flushes).toHaveLength(0);
+    expect(sink.writes).toBe(0);
     await tick();
-    expect(sink.corks).toBe(1);
+    expect(sink.writes).toBe(1);
     expect(sink.flushes).toHaveLength(1);
-    expect(sink.writes).toBe(3);
     expect(parse(sink.bytes())).toEqual([
       { type: RecordType.FCGI_STDOUT, id: 1, length: 20 },
       { type: RecordType.FCGI_STDOUT, id: 1, length: 0 },
       { type: RecordType.FCGI_END_REQUEST, id: 1, length: 8 },
     ]);
+  });
+
+  it('flush() sends the queue at once', () => {
+    const sink = new FakeSink();
+    const writer = new RecordWriter(sink);
+    writer.endStream(RecordType.FCGI_STDOUT, 1);
+    writer.flush();
+    expect(sink.writes).toBe(1);
+    expect(hex(sink.bytes())).toBe('0106000100000000');
   });
 
   it('writes END_REQUEST as {FCGI_END_REQUEST, 1, {0, FCGI_REQUEST_COMPLETE}} (FastCGI spec §5.5)', async () => {
@@ -124,10 +132,11 @@ describe('RecordWriter', () => {
     expect(hex(sink.bytes())).toBe('010b000000080000' + '2a00000000000000');
   });
 
-  it('copies small content next to its header: one write per record', () => {
+  it('pads small content with zeros, even in a reused allocation', async () => {
     const sink = new FakeSink();
     new RecordWriter(sink).stream(RecordType.FCGI_STDERR, 3, Buffer.from('oops\n'));
-    expect(sink.writes).toBe(1);
+    await tick();
+    expect(hex(sink.bytes())).toBe('0107000300050300' + Buffer.from('oops\n').toString('hex') + '000000');
   });
 
   it('writes large content as pieces, without copying, under one cork', async () => {
@@ -143,10 +152,17 @@ describe('RecordWriter', () => {
     ]);
   });
 
-  it('gives each record one write on a sink without cork, 66000 bytes → 2 records', () => {
+  it('writes 66000 bytes as 2 padded records to a sink without cork', () => {
     const sink = new PlainSink();
-    new RecordWriter(sink).stream(RecordType.FCGI_STDOUT, 1, new Uint8Array(66000));
-    expect(sink.writes.map((w) => w.length)).toEqual([8 + 65535 + 1, 8 + 465 + 7]);
+    const writer = new RecordWriter(sink);
+    writer.stream(RecordType.FCGI_STDOUT, 1, new Uint8Array(66000));
+    writer.flush();
+    const bytes = Buffer.concat(sink.writes);
+    expect(bytes.length).toBe(8 + 65535 + 1 + 8 + 465 + 7);
+    expect(parse(bytes)).toEqual([
+      { type: RecordType.FCGI_STDOUT, id: 1, length: 65535 },
+      { type: RecordType.FCGI_STDOUT, id: 1, length: 465 },
+    ]);
   });
 
   it('writes nothing for empty stream data', () => {
@@ -155,21 +171,23 @@ describe('RecordWriter', () => {
     expect(sink.writes).toBe(0);
   });
 
-  it('returns the sink backpressure signal', () => {
+  it('returns the sink backpressure signal (its writableNeedDrain, else its last answer)', () => {
     const writer = new RecordWriter(new FakeSink(false));
-    expect(writer.stream(RecordType.FCGI_STDOUT, 1, Buffer.from('x'))).toBe(false);
+    expect(writer.stream(RecordType.FCGI_STDOUT, 1, Buffer.from('x'))).toBe(true); // nothing written yet
+    writer.flush(); // the sink answers false
     expect(writer.stream(RecordType.FCGI_STDOUT, 1, new Uint8Array(70000))).toBe(false);
     expect(writer.endStream(RecordType.FCGI_STDOUT, 1)).toBe(false);
+    const full = Object.assign(new FakeSink(true), { writableNeedDrain: true });
+    expect(new RecordWriter(full).stream(RecordType.FCGI_STDOUT, 1, Buffer.from('x'))).toBe(false);
   });
 
-  it('corks again in a later turn', async () => {
+  it('writes once per turn: a later turn gets its own write', async () => {
     const sink = new FakeSink();
     const writer = new RecordWriter(sink);
     writer.endStream(RecordType.FCGI_STDOUT, 1);
     await tick();
     writer.endStream(RecordType.FCGI_STDERR, 1);
     await tick();
-    expect(sink.corks).toBe(2);
     expect(sink.flushes).toHaveLength(2);
   });
 });
