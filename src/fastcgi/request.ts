@@ -36,6 +36,10 @@ export interface RequestHost {
   progress(): void;
 }
 
+const EMPTY = new Uint8Array(0);
+/** First body chunks up to this size share the head's FCGI_STDOUT record (a copy); larger ones do not. */
+const HEAD_MERGE_BYTES = 16 * 1024;
+
 const ROLE_NAMES: Record<number, string> = {
   [Role.FCGI_RESPONDER]: 'RESPONDER',
   [Role.FCGI_AUTHORIZER]: 'AUTHORIZER',
@@ -74,6 +78,8 @@ export class FastCgiRequest {
   #stderrUsed = false;
   #abortRequested = false;
   #responseEnded = false;
+  /** The CGI head, until the first body bytes (or the end) take it along. */
+  #head: Uint8Array | undefined;
   /** Response bytes held back until the request body is in (see #hold); undefined once released. */
   #held: Uint8Array[] | undefined = [];
   #heldBytes = 0;
@@ -247,8 +253,10 @@ export class FastCgiRequest {
 
   #sink(): ResponseSink {
     return {
-      start: (status: string, headers: HeaderList) => void this.#hold(encodeCgiHead(status, headers)),
-      write: (chunk: Uint8Array) => this.#hold(chunk),
+      start: (status: string, headers: HeaderList) => {
+        this.#head = encodeCgiHead(status, headers);
+      },
+      write: (chunk: Uint8Array) => this.#hold(this.#withHead(chunk)),
       drain: () => {
         if (this.#abortReason !== undefined) return Promise.reject(new RequestAbortedError());
         if (this.#held === undefined) return this.#host.drain();
@@ -256,10 +264,28 @@ export class FastCgiRequest {
       },
       end: () => {
         this.#responseEnded = true;
+        this.#hold(this.#withHead(undefined));
         this.#release(); // the app is done: nothing it sends can wait on the body any more
       },
-      abort: () => {},
+      abort: () => void this.#hold(this.#withHead(undefined)),
     };
+  }
+
+  /**
+   * The head goes out in the same FCGI_STDOUT record as the first body bytes: one record less, and
+   * Apache mod_authnz_fcgi keeps only the body bytes that share a record with the end of the head
+   * (an authorizer's 403 text was lost otherwise). Large first chunks keep their own record.
+   */
+  #withHead(chunk: Uint8Array | undefined): Uint8Array {
+    const head = this.#head;
+    if (head === undefined) return chunk ?? EMPTY;
+    this.#head = undefined;
+    if (chunk === undefined || chunk.byteLength === 0) return head;
+    if (chunk.byteLength > HEAD_MERGE_BYTES) {
+      this.#hold(head);
+      return chunk;
+    }
+    return Buffer.concat([head, chunk], head.byteLength + chunk.byteLength);
   }
 
   /**
@@ -270,6 +296,7 @@ export class FastCgiRequest {
    * is told to wait, and the body itself never stalls (tsgi.input spools to a temp file).
    */
   #hold(bytes: Uint8Array): boolean {
+    if (bytes.byteLength === 0) return true;
     if (this.#held === undefined) return this.#stdout(bytes);
     this.#held.push(bytes);
     this.#heldBytes += bytes.byteLength;

@@ -153,6 +153,23 @@ describe('multiplexing (FCGI_MPXS_CONNS)', () => {
   });
 });
 
+describe('response records', () => {
+  it('sends the head and a small first chunk in one FCGI_STDOUT record (mod_authnz_fcgi keeps only that record)', async () => {
+    const address = await serve((_env, start) => {
+      start('403 Forbidden', [['Content-Type', 'text/plain']]);
+      return ['denied\n'];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1, Role.FCGI_AUTHORIZER);
+    conn.params(1, PARAMS);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    const stdout = conn.records.filter((r) => r.type === RecordType.FCGI_STDOUT && r.content.length > 0);
+    expect(stdout).toHaveLength(1);
+    expect(bodyOf(stdout[0]!.content)).toBe('denied\n');
+    conn.socket.destroy();
+  });
+});
+
 describe('FCGI_ABORT_REQUEST (spec §5.4)', () => {
   it('fires the signal, closes the body, sends FCGI_END_REQUEST once and keeps the connection', async () => {
     let closed = 0;
