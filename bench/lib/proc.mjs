@@ -1,0 +1,195 @@
+// Process plumbing for the benchmark: loopback ports, child processes with bounded start/stop, /proc readings.
+
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A port the kernel just handed out on 127.0.0.1 (free again once this resolves). */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls 127.0.0.1:port until it accepts a connection, the process dies, or `timeoutMs` passes. */
+export async function waitForPort(port, { timeoutMs = 10_000, isAlive = () => true } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await canConnect(port)) return;
+    if (!isAlive()) throw new Error(`bench: the process exited before 127.0.0.1:${port} accepted connections`);
+    await sleep(50);
+  }
+  throw new Error(`bench: 127.0.0.1:${port} did not accept connections within ${timeoutMs} ms`);
+}
+
+/** Every child the benchmark started and has not reaped yet, so an interrupted run can end them by pid. */
+const live = new Set();
+
+/** Registers a child for killAllChildren until it exits; `exitSignal` is what ends it then. */
+export function track(child, exitSignal = 'SIGKILL') {
+  child.exitSignal = exitSignal;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.once('error', () => live.delete(child));
+}
+
+/**
+ * Starts a long-running child and keeps the tail of its output for error messages.
+ * @returns {{ pid: number, alive: () => boolean, output: () => string, exited: Promise<number|null>, child }}
+ */
+export function startChild(name, command, args, { env = process.env, cwd, exitSignal = 'SIGKILL' } = {}) {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk) => {
+    output = (output + chunk.toString('utf8')).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let running = true;
+  track(child, exitSignal);
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      running = false;
+      resolve(code ?? signal);
+    });
+    child.once('error', (error) => {
+      running = false;
+      output += `\n${name}: ${error.message}`;
+      resolve(null);
+    });
+  });
+  return { name, child, pid: child.pid, alive: () => running, output: () => output, exited };
+}
+
+/** Waits until the child's stderr/stdout contains `pattern`, bounded by `timeoutMs`. */
+export async function waitForOutput(proc, pattern, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pattern.test(proc.output())) return;
+    if (!proc.alive()) throw new Error(`bench: ${proc.name} exited before it was ready:\n${proc.output()}`);
+    await sleep(20);
+  }
+  throw new Error(`bench: ${proc.name} not ready within ${timeoutMs} ms:\n${proc.output()}`);
+}
+
+/** Sends `signal`, then SIGKILL after `graceMs`; resolves once the child has exited. */
+export async function stopChild(proc, { signal = 'SIGTERM', graceMs = 5_000 } = {}) {
+  if (!proc.alive()) return proc.exited;
+  proc.child.kill(signal);
+  const timer = setTimeout(() => proc.alive() && proc.child.kill('SIGKILL'), graceMs);
+  try {
+    return await proc.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Signals, by pid, every child still running: on SIGINT, on a fatal error, and from the 'exit' hook
+ * below, so no backend or nginx outlives the harness. nginx gets SIGTERM (its master then stops
+ * its workers; SIGKILL would orphan them), the backends SIGKILL.
+ */
+export function killAllChildren() {
+  for (const child of live) child.kill(child.exitSignal);
+}
+process.once('exit', killAllChildren);
+
+/** VmRSS and VmHWM of a live process in KiB, from /proc/PID/status; undefined once it is gone. */
+export function memoryKiB(pid) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+/** User + system CPU time of a process (all its threads) in clock ticks, from /proc/PID/stat. */
+export function cpuTicks(pid) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may contain spaces: fields are counted after its closing parenthesis.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+}
+
+/**
+ * CPU ticks used by every user-space process on the machine except `excludePids` and the
+ * harness's children (utime + stime,
+ * plus cutime + cstime so a short-lived child shows up in its parent once reaped). Kernel threads
+ * are left out: ksoftirqd does the loopback traffic of the benchmark itself.
+ * @returns a map pid -> ticks; compare two snapshots with {@link otherTicksBetween}.
+ */
+export function processTicks(excludePids) {
+  const ticks = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || excludePids.has(Number(name))) continue;
+    let text;
+    try {
+      text = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(fields[1]);
+    // Kernel threads, and the harness's own children (wrk) which are measured on their own.
+    if (name === '2' || ppid === 2 || ppid === process.pid) continue;
+    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]));
+  }
+  return ticks;
+}
+
+/** Ticks the other processes used between two {@link processTicks} snapshots. */
+export function otherTicksBetween(before, after) {
+  let total = 0;
+  for (const [pid, ticks] of after) total += Math.max(0, ticks - (before.get(pid) ?? 0));
+  return total;
+}
+
+/**
+ * Samples a process's memory every `intervalMs` until `stop()`; returns the peak VmRSS seen and
+ * the last VmHWM (the kernel's own peak since the process started).
+ */
+export function sampleMemory(pid, intervalMs = 100) {
+  let peakRss = 0;
+  let hwm = 0;
+  const take = () => {
+    const memory = memoryKiB(pid);
+    if (memory === undefined) return;
+    peakRss = Math.max(peakRss, memory.rss);
+    hwm = Math.max(hwm, memory.hwm);
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
+  return {
+    stop() {
+      take();
+      clearInterval(timer);
+      return { peakRssKiB: peakRss, hwmKiB: hwm };
+    },
+  };
+}
