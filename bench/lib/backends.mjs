@@ -51,6 +51,22 @@ export const VARIANTS = [
     command: (port, nodeArgs = []) => [...nodeArgs, join(APPS, 'node-fastcgi.mjs'), '--listen', `127.0.0.1:${port}`],
     ready: /bench: node-fastcgi listening on/,
   },
+  {
+    id: 'tsgi-express',
+    label: 'the Express app in the tsgi daemon (node:http adapter), fastcgi_pass, keepalive 32 + keep_conn',
+    protocol: 'fastcgi',
+    keepAlive: true,
+    command: (port, nodeArgs = []) => [...nodeArgs, CLI, 'fastcgi', join(APPS, 'express-app.mjs'), '--listen', `127.0.0.1:${port}`],
+    ready: /tsgi: fastcgi listening on/,
+  },
+  {
+    id: 'express-http',
+    label: 'the same Express app on node:http, proxy_pass HTTP/1.1, keepalive 32',
+    protocol: 'http',
+    keepAlive: true,
+    command: (port, nodeArgs = []) => [...nodeArgs, join(APPS, 'express-http.mjs'), '--listen', `127.0.0.1:${port}`],
+    ready: /bench: express-http listening on/,
+  },
 ];
 
 /** Peers the issue names that need software this harness does not install; reported as skipped. */
@@ -79,6 +95,7 @@ export const RATIOS = [
   ['tsgi', 'node-fastcgi'],
   ['tsgi-nokeep', 'node-fastcgi-nokeep'],
   ['tsgi', 'tsgi-nokeep'],
+  ['tsgi-express', 'express-http'],
 ];
 
 /** Starts a variant's backend on `port`; resolves once it printed its ready line. */
