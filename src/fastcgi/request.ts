@@ -8,6 +8,7 @@ import { BodyInput } from '../core/input.js';
 import type { App, Environ, HeaderList } from '../core/types.js';
 import { ProtocolStatus, RecordType, Role } from './constants.js';
 import { decodeParams } from './params.js';
+import { StdoutStream } from './stdout.js';
 import type { RecordWriter } from './writer.js';
 
 /** What a request needs from its connection. */
@@ -35,10 +36,6 @@ export interface RequestHost {
   /** The request finished receiving something (params, body, data): timeouts may change. */
   progress(): void;
 }
-
-const EMPTY = new Uint8Array(0);
-/** First body chunks up to this size share the head's FCGI_STDOUT record (a copy); larger ones do not. */
-const HEAD_MERGE_BYTES = 16 * 1024;
 
 const ROLE_NAMES: Record<number, string> = {
   [Role.FCGI_RESPONDER]: 'RESPONDER',
@@ -78,12 +75,7 @@ export class FastCgiRequest {
   #stderrUsed = false;
   #abortRequested = false;
   #responseEnded = false;
-  /** The CGI head, until the first body bytes (or the end) take it along. */
-  #head: Uint8Array | undefined;
-  /** Response bytes held back until the request body is in (see #hold); undefined once released. */
-  #held: Uint8Array[] | undefined = [];
-  #heldBytes = 0;
-  #released: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  readonly #out: StdoutStream;
 
   constructor(host: RequestHost, id: number, role: number, keepConn: boolean) {
     this.#host = host;
@@ -92,11 +84,9 @@ export class FastCgiRequest {
     this.keepConn = keepConn;
     // An authorizer gets no body (spec §6.3): nothing to hold its answer for. Only a filter gets
     // FCGI_DATA (spec §6.4).
-    if (role === Role.FCGI_AUTHORIZER) {
-      this.#stdinEnded = true;
-      this.#held = undefined;
-    }
+    if (role === Role.FCGI_AUTHORIZER) this.#stdinEnded = true;
     if (role !== Role.FCGI_FILTER) this.#dataEnded = true;
+    this.#out = new StdoutStream((bytes) => this.#stdout(bytes), () => host.drain(), role !== Role.FCGI_AUTHORIZER);
   }
 
   /** True while the web server still owes this request bytes (PARAMS, STDIN or DATA). */
@@ -159,7 +149,7 @@ export class FastCgiRequest {
   }
 
   #bodyArrived(): void {
-    if (this.#stdinEnded && this.#dataEnded) this.#release();
+    if (this.#stdinEnded && this.#dataEnded) this.#out.release();
     this.#host.progress();
   }
 
@@ -194,9 +184,7 @@ export class FastCgiRequest {
     }
     this.#input?.fail(error);
     this.#data?.fail(error);
-    const waiters = this.#released;
-    this.#released = [];
-    for (const waiter of waiters) waiter.reject(error);
+    this.#out.fail(error);
   }
 
   async #run(pairs: Array<[string, string]>): Promise<void> {
@@ -244,7 +232,7 @@ export class FastCgiRequest {
       // The response was cut off after it started: closing the connection without FCGI_END_REQUEST
       // is the only way to make the web server show the client an incomplete response. What the
       // app did send goes out first, so the client sees the start of the response, then the cut.
-      this.#release();
+      this.#out.release();
       this.#phase = Phase.Done;
       this.#input?.discard();
       host.done(this, 'cut');
@@ -252,67 +240,18 @@ export class FastCgiRequest {
   }
 
   #sink(): ResponseSink {
+    const out = this.#out;
     return {
-      start: (status: string, headers: HeaderList) => {
-        this.#head = encodeCgiHead(status, headers);
-      },
-      write: (chunk: Uint8Array) => this.#hold(this.#withHead(chunk)),
-      drain: () => {
-        if (this.#abortReason !== undefined) return Promise.reject(new RequestAbortedError());
-        if (this.#held === undefined) return this.#host.drain();
-        return new Promise((resolve, reject) => this.#released.push({ resolve, reject }));
-      },
+      start: (status: string, headers: HeaderList) => out.head(encodeCgiHead(status, headers)),
+      write: (chunk: Uint8Array) => out.write(chunk),
+      drain: () => (this.#abortReason !== undefined ? Promise.reject(new RequestAbortedError()) : out.drain()),
       end: () => {
         this.#responseEnded = true;
-        this.#hold(this.#withHead(undefined));
-        this.#release(); // the app is done: nothing it sends can wait on the body any more
+        out.flushHead();
+        out.release(); // the app is done: nothing it sends can wait on the body any more
       },
-      abort: () => void this.#hold(this.#withHead(undefined)),
+      abort: () => out.flushHead(),
     };
-  }
-
-  /**
-   * The head goes out in the same FCGI_STDOUT record as the first body bytes: one record less, and
-   * Apache mod_authnz_fcgi keeps only the body bytes that share a record with the end of the head
-   * (an authorizer's 403 text was lost otherwise). Large first chunks keep their own record.
-   */
-  #withHead(chunk: Uint8Array | undefined): Uint8Array {
-    const head = this.#head;
-    if (head === undefined) return chunk ?? EMPTY;
-    this.#head = undefined;
-    if (chunk === undefined || chunk.byteLength === 0) return head;
-    if (chunk.byteLength > HEAD_MERGE_BYTES) {
-      this.#hold(head);
-      return chunk;
-    }
-    return Buffer.concat([head, chunk], head.byteLength + chunk.byteLength);
-  }
-
-  /**
-   * Sends response bytes, or holds them while the request body is still arriving. nginx stops
-   * sending a request body for good once it has passed the response header on and its socket to us
-   * blocks (ngx_http_upstream_send_request_handler); an app answering while it reads (an echo) would
-   * then wait for bytes that never come. Holding is backpressure, not buffering: past 64 KiB the app
-   * is told to wait, and the body itself never stalls (tsgi.input spools to a temp file).
-   */
-  #hold(bytes: Uint8Array): boolean {
-    if (bytes.byteLength === 0) return true;
-    if (this.#held === undefined) return this.#stdout(bytes);
-    this.#held.push(bytes);
-    this.#heldBytes += bytes.byteLength;
-    return this.#heldBytes < 65536;
-  }
-
-  /** The body is in (or the app is done): send what was held and let writers continue. */
-  #release(): void {
-    const held = this.#held;
-    if (held === undefined) return;
-    this.#held = undefined;
-    this.#heldBytes = 0;
-    for (const bytes of held) this.#stdout(bytes);
-    const waiters = this.#released;
-    this.#released = [];
-    for (const waiter of waiters) this.#host.drain().then(waiter.resolve, waiter.reject);
   }
 
   #makeInput(contentLength: number | undefined): BodyInput {
@@ -361,7 +300,7 @@ export class FastCgiRequest {
   /** Closes the streams and sends FCGI_END_REQUEST (spec §5.5), once. */
   #finish(appStatus: number): void {
     if (this.#phase === Phase.Done) return;
-    this.#release();
+    this.#out.release();
     const writer = this.#host.writer;
     writer.endStream(RecordType.FCGI_STDOUT, this.id);
     if (this.#stderrUsed) writer.endStream(RecordType.FCGI_STDERR, this.id);

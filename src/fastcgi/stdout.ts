@@ -1,0 +1,98 @@
+// Shapes one request's FCGI_STDOUT from the application side: head and first chunk together, held until the body is in.
+
+const EMPTY = new Uint8Array(0);
+/** First body chunks up to this size share the head's FCGI_STDOUT record (a copy); larger ones do not. */
+const HEAD_MERGE_BYTES = 16 * 1024;
+/** Held bytes past which the app is told to wait (backpressure), in bytes. */
+const HOLD_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * The response side of one request, between the driver's sink and the record writer:
+ * - the CGI head goes out in the same FCGI_STDOUT record as the first body bytes: one record less,
+ *   and Apache mod_authnz_fcgi keeps only the body bytes that share a record with the end of the
+ *   head (an authorizer's 403 text was lost otherwise);
+ * - bytes are held while the request body is still arriving. nginx stops sending a request body for
+ *   good once it has passed the response header on and its socket to us blocks
+ *   (ngx_http_upstream_send_request_handler); an app answering while it reads (an echo) would then
+ *   wait for bytes that never come. Holding is backpressure, not buffering: past 64 KiB the app is
+ *   told to wait, and the body itself never stalls (tsgi.input spools to a temp file).
+ */
+export class StdoutStream {
+  readonly #send: (bytes: Uint8Array) => boolean;
+  readonly #drainSocket: () => Promise<void>;
+  #head: Uint8Array | undefined;
+  #held: Uint8Array[] | undefined;
+  #heldBytes = 0;
+  #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+
+  /**
+   * @param send - writes bytes as FCGI_STDOUT records; returns the socket's backpressure signal.
+   * @param drainSocket - resolves when the socket can take more.
+   * @param hold - whether to hold bytes until `release()` (false when no body is coming).
+   */
+  constructor(send: (bytes: Uint8Array) => boolean, drainSocket: () => Promise<void>, hold: boolean) {
+    this.#send = send;
+    this.#drainSocket = drainSocket;
+    this.#held = hold ? [] : undefined;
+  }
+
+  /** The encoded CGI head; it waits for the first body bytes or `flushHead()`. */
+  head(bytes: Uint8Array): void {
+    this.#head = bytes;
+  }
+
+  /** Body bytes. @returns false when the caller should `drain()` first. */
+  write(chunk: Uint8Array): boolean {
+    return this.#hold(this.#withHead(chunk));
+  }
+
+  /** Sends a head still waiting for body bytes (the body is empty, or the response is cut off). */
+  flushHead(): void {
+    this.#hold(this.#withHead(undefined));
+  }
+
+  /** Resolves when more may be written: after `release()` and the socket's drain. */
+  drain(): Promise<void> {
+    if (this.#held === undefined) return this.#drainSocket();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** The body is in (or the app is done): send what was held and let writers continue. */
+  release(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    this.#heldBytes = 0;
+    for (const bytes of held) this.#send(bytes);
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) this.#drainSocket().then(waiter.resolve, waiter.reject);
+  }
+
+  /** The request was aborted: writers waiting in `drain()` get `error`. */
+  fail(error: unknown): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  #withHead(chunk: Uint8Array | undefined): Uint8Array {
+    const head = this.#head;
+    if (head === undefined) return chunk ?? EMPTY;
+    this.#head = undefined;
+    if (chunk === undefined || chunk.byteLength === 0) return head;
+    if (chunk.byteLength > HEAD_MERGE_BYTES) {
+      this.#hold(head);
+      return chunk;
+    }
+    return Buffer.concat([head, chunk], head.byteLength + chunk.byteLength);
+  }
+
+  #hold(bytes: Uint8Array): boolean {
+    if (bytes.byteLength === 0) return true;
+    if (this.#held === undefined) return this.#send(bytes);
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.byteLength;
+    return this.#heldBytes < HOLD_LIMIT_BYTES;
+  }
+}
