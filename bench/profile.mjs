@@ -134,15 +134,16 @@ export function summarizeProfile(profile) {
       e.totalUs += us;
     }
   }
-  // Lines of tsgi's code by self time (V8's positionTicks; code inlined into a function counts
-  // at the caller's line numbers as V8 reports them).
+  // Lines of tsgi's code by self time, from V8's positionTicks. The line numbers are those of the
+  // measured dist/cli.js; a line of an inlined function is reported under its caller's node, so
+  // lines, not function names, are what to trust here.
   const lines = new Map();
   for (const node of profile.nodes) {
     if (categoryOf(node.callFrame) !== 'tsgi (dist/)' || !node.positionTicks || !node.hitCount) continue;
     const usPerTick = (selfUs.get(node.id) ?? 0) / node.hitCount;
     for (const { line, ticks } of node.positionTicks) {
       const key = `${shortUrl(node.callFrame.url)}:${line}`;
-      const found = lines.get(key) ?? { line: key, function: node.callFrame.functionName || '(anonymous)', selfUs: 0 };
+      const found = lines.get(key) ?? { line: key, selfUs: 0 };
       found.selfUs += ticks * usPerTick;
       lines.set(key, found);
     }
@@ -335,13 +336,13 @@ function report(profiles, gcs, straces, options) {
     );
     if (p.hotLines.length > 0) {
       const source = readFileSync(CLI, 'utf8').split('\n');
-      out.push('', `## ${p.backend}: hottest lines of tsgi's code (self time)\n`);
+      out.push('', `## ${p.backend}: hottest lines of tsgi's code (self time; lines of the measured dist/cli.js)\n`);
       out.push(
         table(
-          ['line', 'function', 'self µs/req', 'source'],
+          ['line', 'self µs/req', 'source'],
           p.hotLines.slice(0, options.top).map((l) => {
             const text = (source[Number(l.line.split(':').pop()) - 1] ?? '').trim().slice(0, 90).replaceAll('|', '\\|');
-            return [l.line, `\`${l.function}\``, perRequest(p, l.selfUs), `\`${text}\``];
+            return [l.line, perRequest(p, l.selfUs), `\`${text}\``];
           }),
         ),
       );
