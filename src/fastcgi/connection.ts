@@ -179,6 +179,9 @@ export class FastCgiConnection implements RequestHost {
   }
 
   #onData(chunk: Buffer): void {
+    // Our side has ended (graceful stop, idle timeout): a request nginx sends on the keep-alive
+    // connection meanwhile cannot be answered; it sees the FIN and retries on a new connection.
+    if (this.#socket.writableEnded) return;
     try {
       this.#parser.push(chunk);
     } catch (error) {

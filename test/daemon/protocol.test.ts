@@ -270,6 +270,24 @@ describe('roles (spec §6)', () => {
   });
 });
 
+describe('graceful stop', () => {
+  it('ignores a request that arrives after the daemon ended an idle connection, without writing after end', async () => {
+    const server = new FastCgiServer({ app: (_env, start) => (start('200 OK', []), ['ok']), log: (line) => logs.push(line) });
+    servers.push(server);
+    const address = (await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 })) as { host: string; port: number };
+    const conn = await rawConnection(address);
+    await sleep(20);
+    void server.close(1000); // ends the idle connection (FIN), as SIGTERM does
+    conn.begin(1); // nginx may still send on it before it sees the FIN
+    conn.params(1, PARAMS);
+    conn.stdin(1);
+    await sleep(100);
+    expect(logs.join('')).not.toContain('write after end');
+    expect(conn.response(1).ends).toHaveLength(0);
+    conn.socket.destroy();
+  });
+});
+
 describe('limits and addresses', () => {
   it('closes a connection whose request stalls in its params (slowloris)', async () => {
     const address = await serve(() => [], { requestTimeoutMs: 100 });
