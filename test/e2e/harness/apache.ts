@@ -5,11 +5,11 @@
 // (Apache refuses to run children as root). Substitutions in the samples are made by the callers
 // (see apache-*.test.ts) with renderSample().
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { APACHE } from './binaries.js';
-import type { FrontServer } from './front-server.js';
-import { freePort, waitForEndpoint } from './ports.js';
+import { awaitFrontServer, type FrontServer } from './front-server.js';
+import { freePort } from './ports.js';
 import { makePrefix, removePrefix } from './prefix.js';
 import { startProcess } from './process.js';
 
@@ -126,22 +126,5 @@ export async function startApache(site: (setup: ApacheSetup) => Promise<string>)
     // Debian's apache2 reads APACHE_* variables only through apache2ctl; LANG=C as its envvars sets.
     env: { ...process.env, LANG: 'C' },
   });
-  const logs = async () => `${await readFile(errorLog, 'utf8').catch(() => '')}${proc.output()}`;
-  try {
-    await waitForEndpoint({ host: '127.0.0.1', port }, { isAlive: proc.alive });
-  } catch (error) {
-    const text = await logs();
-    await proc.stop();
-    await removePrefix(prefix);
-    throw new Error(`${(error as Error).message}\n--- apache logs ---\n${text}`);
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    prefix,
-    logs,
-    async stop() {
-      await proc.stop();
-      await removePrefix(prefix);
-    },
-  };
+  return awaitFrontServer('apache', proc, { prefix, port, errorLog });
 }

@@ -6,11 +6,11 @@
 // default) when it stops. Their stdout/stderr are lighttpd's own (ServerProcess.output()); what they
 // send as FCGI_STDERR goes to the error log. Substitutions in the sample are made by the callers
 // (see lighttpd-fastcgi.test.ts) with renderSample().
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LIGHTTPD } from './binaries.js';
-import type { FrontServer } from './front-server.js';
-import { freePort, waitForEndpoint } from './ports.js';
+import { awaitFrontServer, type FrontServer } from './front-server.js';
+import { freePort } from './ports.js';
 import { makePrefix, removePrefix } from './prefix.js';
 import { startProcess } from './process.js';
 
@@ -54,22 +54,5 @@ export async function startLighttpd(site: (setup: LighttpdSetup) => Promise<stri
   await writeFile(confPath, `${main}\n${siteText}\n`);
 
   const proc = startProcess('lighttpd', lighttpd, ['-D', '-f', confPath]);
-  const logs = async () => `${await readFile(errorLog, 'utf8').catch(() => '')}${proc.output()}`;
-  try {
-    await waitForEndpoint({ host: '127.0.0.1', port }, { isAlive: proc.alive });
-  } catch (error) {
-    const text = await logs();
-    await proc.stop();
-    await removePrefix(prefix);
-    throw new Error(`${(error as Error).message}\n--- lighttpd logs ---\n${text}`);
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    prefix,
-    logs,
-    async stop() {
-      await proc.stop();
-      await removePrefix(prefix);
-    },
-  };
+  return awaitFrontServer('lighttpd', proc, { prefix, port, errorLog });
 }

@@ -6,13 +6,13 @@
 // Callers may add their own (NginxOptions.replacements, e.g. WITHOUT_KEEP_CONN below).
 // The site file includes tsgi_fastcgi_params by a relative name, resolved against the prefix, so
 // the params file is copied there unchanged.
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NGINX } from './binaries.js';
-import type { FrontServer } from './front-server.js';
+import { awaitFrontServer, type FrontServer } from './front-server.js';
 import { CONF_DIR } from './paths.js';
-import { freePort, waitForEndpoint, type Endpoint } from './ports.js';
-import { makePrefix, removePrefix } from './prefix.js';
+import { freePort, type Endpoint } from './ports.js';
+import { makePrefix } from './prefix.js';
 import { startProcess, type ServerProcess } from './process.js';
 import { renderSample } from './samples.js';
 
@@ -75,22 +75,5 @@ export async function startNginx({ upstream, replacements = [] }: NginxOptions):
 
   // -e: nginx opens its compiled-in error log before reading the config; keep even that in the prefix.
   const proc: ServerProcess = startProcess('nginx', nginx, ['-p', prefix, '-c', confPath, '-e', errorLog]);
-  const logs = async () => `${await readFile(errorLog, 'utf8').catch(() => '')}${proc.output()}`;
-  try {
-    await waitForEndpoint({ host: '127.0.0.1', port }, { isAlive: proc.alive });
-  } catch (error) {
-    const text = await logs();
-    await proc.stop();
-    await removePrefix(prefix);
-    throw new Error(`${(error as Error).message}\n--- nginx logs ---\n${text}`);
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    prefix,
-    logs,
-    async stop() {
-      await proc.stop();
-      await removePrefix(prefix);
-    },
-  };
+  return awaitFrontServer('nginx', proc, { prefix, port, errorLog });
 }
