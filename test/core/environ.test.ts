@@ -120,4 +120,38 @@ describe('buildEnviron', () => {
     build(params);
     expect(params).toEqual({ CONTENT_TYPE: '', HTTP_PROXY: 'x' });
   });
+
+  describe('a lazy tsgi.signal (signal given as a factory)', () => {
+    function lazy() {
+      let made = 0;
+      const controller = new AbortController();
+      const { environ } = build({}, { signal: () => (made++, controller.signal) });
+      return { environ, controller, count: () => made };
+    }
+
+    it('makes the signal on first access only, and keeps it', () => {
+      const { environ, controller, count } = lazy();
+      expect(count()).toBe(0);
+      expect(Object.keys(environ)).toContain('tsgi.signal');
+      expect(environ['tsgi.signal']).toBe(controller.signal);
+      expect(environ['tsgi.signal']).toBe(controller.signal);
+      expect(count()).toBe(1);
+    });
+
+    it('can be replaced by assignment and is copied by a spread', () => {
+      const { environ, controller } = lazy();
+      expect({ ...environ }['tsgi.signal']).toBe(controller.signal);
+      const other = new AbortController().signal;
+      environ['tsgi.signal'] = other;
+      expect(environ['tsgi.signal']).toBe(other);
+    });
+
+    it('uses one accessor for every environ, so environs share a hidden class', () => {
+      // A getter per environ made V8 give each environ its own map and promote its objects.
+      const first = Object.getOwnPropertyDescriptor(lazy().environ, 'tsgi.signal');
+      const second = Object.getOwnPropertyDescriptor(lazy().environ, 'tsgi.signal');
+      expect(typeof first?.get).toBe('function');
+      expect(second?.get).toBe(first?.get);
+    });
+  });
 });
