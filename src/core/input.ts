@@ -47,12 +47,14 @@ export class BodyInput implements InputStream {
   #buffer: ByteSpool | undefined;
   readonly #spoolOptions: { memoryBytes: number; directory?: string } | undefined;
   #received = 0;
-  #reading: Promise<unknown> = Promise.resolve();
   #ended = false;
   #error: unknown = undefined;
   #paused = false;
   #discarding = false;
-  #waiter: ((value: void) => void) | undefined;
+  /** Reads waiting for bytes, oldest first (one, unless the app overlaps reads). */
+  #readers: Reader[] | undefined;
+  /** True while a chunk is being read back from the spool file for the first reader. */
+  #filling = false;
 
   constructor(options: BodyInputOptions) {
     this.#contentLength = options.contentLength;
@@ -141,28 +143,87 @@ export class BodyInput implements InputStream {
   }
 
   read(): Promise<Uint8Array | null> {
-    // One read at a time: chunks from the spool file must come out in order.
-    const next = this.#reading.then(() => this.#readNext());
-    this.#reading = next.catch(() => {});
-    return next;
+    return this.#read(false) as Promise<Uint8Array | null>;
   }
 
-  async #readNext(): Promise<Uint8Array | null> {
-    for (;;) {
-      const buffer = this.#buffer;
-      const chunk = buffer === undefined ? null : await buffer.shift();
-      if (chunk !== null) {
-        if ((buffer as ByteSpool).size < this.#highWaterMark) this.#resumeSource();
-        return chunk;
+  /**
+   * One read, settled at once when it can be (a chunk in memory, the end, an error): no promise
+   * chain per chunk on the common path (docs/performance.md). Reads that must wait queue in order.
+   * @param asResult - resolve with an IteratorResult (for `for await`) instead of the chunk.
+   */
+  #read(asResult: boolean): Promise<Uint8Array | null | IteratorResult<Uint8Array, undefined>> {
+    if (this.#readers === undefined || this.#readers.length === 0) {
+      const chunk = this.#buffer?.takeMemory();
+      if (chunk !== undefined) {
+        this.#afterTake();
+        return Promise.resolve(asResult ? { done: false, value: chunk } : chunk);
       }
-      if (this.#buffer !== undefined && this.#buffer.size > 0) continue; // bytes arrived while shift() was settling
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return null;
-      this.#resumeSource();
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-      });
+      if (this.#buffer === undefined || this.#buffer.size === 0) {
+        if (this.#error !== undefined) return Promise.reject(this.#error);
+        if (this.#ended) return Promise.resolve(asResult ? DONE : null);
+      }
     }
+    return new Promise((resolve, reject) => {
+      (this.#readers ??= []).push({ resolve, reject, asResult });
+      this.#serve();
+    });
+  }
+
+  /** Hands what is available to waiting readers, in order; starts a file read when that is next. */
+  #serve(): void {
+    const readers = this.#readers;
+    if (readers === undefined) return;
+    while (readers.length > 0 && !this.#filling) {
+      const buffer = this.#buffer;
+      const chunk = buffer?.takeMemory();
+      if (chunk !== undefined) {
+        this.#afterTake();
+        settle(readers.shift() as Reader, chunk);
+        continue;
+      }
+      if (buffer !== undefined && buffer.size > 0) {
+        this.#fill(buffer);
+        return;
+      }
+      if (this.#error !== undefined) {
+        (readers.shift() as Reader).reject(this.#error);
+        continue;
+      }
+      if (this.#ended) {
+        settle(readers.shift() as Reader, null);
+        continue;
+      }
+      this.#resumeSource(); // the app waits for bytes: let them come
+      return;
+    }
+  }
+
+  /** Reads the next chunk back from the spool file for the first waiting reader. */
+  #fill(buffer: ByteSpool): void {
+    this.#filling = true;
+    buffer.shift().then(
+      (chunk) => {
+        this.#filling = false;
+        const reader = this.#readers?.shift();
+        if (chunk === null) {
+          if (reader !== undefined) this.#readers?.unshift(reader); // emptied meanwhile (discard)
+        } else if (reader !== undefined) {
+          this.#afterTake();
+          settle(reader, chunk);
+        }
+        this.#serve();
+      },
+      (error: unknown) => {
+        this.#filling = false;
+        this.#readers?.shift()?.reject(error);
+        this.#serve();
+      },
+    );
+  }
+
+  /** A chunk was taken: below the high-water mark the source may deliver again. */
+  #afterTake(): void {
+    if (this.#paused && (this.#buffer?.size ?? 0) < this.#highWaterMark) this.#resumeSource();
   }
 
   async readAll(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array> {
@@ -180,11 +241,8 @@ export class BodyInput implements InputStream {
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return {
-      next: async () => {
-        const chunk = await this.read();
-        return chunk === null ? DONE : { done: false, value: chunk };
-      },
-      return: async () => DONE,
+      next: () => this.#read(true) as Promise<IteratorResult<Uint8Array, undefined>>,
+      return: () => Promise.resolve(DONE),
     };
   }
 
@@ -196,10 +254,19 @@ export class BodyInput implements InputStream {
   }
 
   #wake(): void {
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      waiter();
-    }
+    if (this.#readers !== undefined && this.#readers.length > 0) this.#serve();
   }
+}
+
+/** A read waiting for bytes. */
+interface Reader {
+  resolve(value: Uint8Array | null | IteratorResult<Uint8Array, undefined>): void;
+  reject(error: unknown): void;
+  /** Resolve with an IteratorResult rather than the chunk. */
+  asResult: boolean;
+}
+
+function settle(reader: Reader, chunk: Uint8Array | null): void {
+  if (!reader.asResult) reader.resolve(chunk);
+  else reader.resolve(chunk === null ? DONE : { done: false, value: chunk });
 }

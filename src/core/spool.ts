@@ -71,16 +71,24 @@ export class ByteSpool {
   }
 
   /**
+   * Takes the oldest chunk when it is in memory, synchronously (memory always holds the oldest
+   * bytes: once bytes go to the file, later ones follow them there).
+   * @returns `undefined` when memory is empty (the spool is empty, or what is left is in the file).
+   */
+  takeMemory(): Uint8Array | undefined {
+    const chunk = this.#memory.shift();
+    if (chunk !== undefined) this.#memoryBytes -= chunk.byteLength;
+    return chunk;
+  }
+
+  /**
    * Takes the oldest bytes: a whole chunk from memory, or up to 64 KiB from the file.
    * @returns `null` when the spool is empty.
    * @throws {TsgiError} code `TSGI_SPOOL` when the temp file could not be written or read.
    */
   async shift(): Promise<Uint8Array | null> {
-    const chunk = this.#memory.shift();
-    if (chunk !== undefined) {
-      this.#memoryBytes -= chunk.byteLength;
-      return chunk;
-    }
+    const chunk = this.takeMemory();
+    if (chunk !== undefined) return chunk;
     if (this.#writePosition === this.#readPosition) return null;
     await this.#writes;
     if (this.#error !== undefined) throw this.#error;

@@ -97,4 +97,44 @@ describe('BodyInput', () => {
     input.fail(new RequestAbortedError());
     expect(str(await input.readAll())).toBe('ok');
   });
+
+  it('serves overlapping reads in order, each with its own chunk', async () => {
+    const input = new BodyInput({ contentLength: undefined });
+    const reads = [input.read(), input.read(), input.read(), input.read()];
+    input.push(bytes('a'));
+    input.push(bytes('b'));
+    input.push(bytes('c'));
+    input.end();
+    expect((await Promise.all(reads)).map(str)).toEqual(['a', 'b', 'c', null]);
+  });
+
+  it('rejects a waiting read when the request is aborted, and later reads too', async () => {
+    const input = new BodyInput({ contentLength: 10 });
+    const waiting = input.read();
+    const error = new RequestAbortedError();
+    input.fail(error);
+    await expect(waiting).rejects.toBe(error);
+    await expect(input.read()).rejects.toBe(error);
+  });
+
+  it('reads a spooled body back in order, from memory then the temp file, while more arrives', async () => {
+    const input = new BodyInput({ contentLength: undefined, spool: { memoryBytes: 20 } });
+    const expected: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const text = `chunk-${i};`; // 8 bytes: two fit in memory, the rest go to the file
+      expected.push(text);
+      input.push(bytes(text));
+    }
+    expect(input.memoryBytes).toBe(16);
+    const parts: string[] = [];
+    const iterator = input[Symbol.asyncIterator]();
+    for (let i = 0; i < 3; i++) {
+      const result = await iterator.next();
+      if (result.done !== true) parts.push(str(result.value) as string);
+    }
+    input.push(bytes('tail'));
+    input.end();
+    for (let result = await iterator.next(); result.done !== true; result = await iterator.next()) parts.push(str(result.value) as string);
+    expect(parts.join('')).toBe(`${expected.join('')}tail`);
+  });
 });
