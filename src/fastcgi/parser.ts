@@ -4,12 +4,26 @@ import { FCGI_HEADER_LEN } from './constants.js';
 import { decodeHeader } from './record.js';
 
 /**
- * Called once per complete record, in stream order.
+ * Called once per complete record, in stream order; for the record types in
+ * `RecordParserOptions.splitTypes`, once per piece of a record's content instead.
  * @param content - the record's content without padding. It is a view into the pushed chunk when
  *   the record lay within one chunk (so it keeps that chunk alive while held), a fresh copy when it
- *   spanned chunks. The parser never writes to it afterwards.
+ *   spanned chunks. For split types it is always a view, never empty unless the record is (the
+ *   empty record closing a stream comes as one call with empty content). The parser never writes
+ *   to it afterwards.
  */
 export type RecordHandler = (type: number, requestId: number, content: Uint8Array) => void;
+
+/** Options for {@link RecordParser}. */
+export interface RecordParserOptions {
+  /**
+   * Record types whose content is a byte stream that needs no record boundaries (FastCGI spec
+   * §3.3 "stream records": PARAMS, STDIN, DATA from the web server; STDOUT, STDERR from the app):
+   * their content is handed on as it arrives, piece by piece as views of the pushed chunks, instead
+   * of being copied whole when a record spans chunks. Default: none (every record whole).
+   */
+  splitTypes?: readonly number[];
+}
 
 /** Where the parser is within the current record (FastCGI spec §3.3 `FCGI_Record` layout). */
 const State = { HEADER: 0, CONTENT: 1, PADDING: 2 } as const;
@@ -45,17 +59,20 @@ export class RecordParser {
   #requestId = 0;
   #contentLength = 0;
   #paddingLeft = 0;
+  /** 1 at the index of each of `options.splitTypes` (a record type is one byte, spec §3.3). */
+  readonly #split = new Uint8Array(256);
   #failure: ProtocolError | null = null;
   readonly #headerScratch = new Uint8Array(FCGI_HEADER_LEN);
 
   /**
-   * @param onRecord - called synchronously from `push` for each complete record. If it throws, the
-   *   error propagates out of `push`; the record counts as consumed and the parser stays usable.
-   * @param options - reserved for future limits; none are defined yet.
+   * @param onRecord - called synchronously from `push` for each complete record (or piece, see
+   *   `options.splitTypes`). If it throws, the error propagates out of `push`; the record (piece)
+   *   counts as consumed and the parser stays usable.
+   * @param options - see {@link RecordParserOptions}.
    */
-  constructor(onRecord: RecordHandler, options?: Record<string, never>) {
-    void options;
+  constructor(onRecord: RecordHandler, options: RecordParserOptions = {}) {
     this.#onRecord = onRecord;
+    for (const type of options.splitTypes ?? []) if (type >= 0 && type <= 0xff) this.#split[type] = 1;
   }
 
   /**
@@ -84,6 +101,11 @@ export class RecordParser {
         if (this.#buffered < FCGI_HEADER_LEN) return;
         this.#readHeader();
       } else if (this.#state === State.CONTENT) {
+        if (this.#contentLength > 0 && this.#split[this.#type] === 1) {
+          if (this.#buffered === 0) return;
+          this.#deliverPiece();
+          continue;
+        }
         if (this.#buffered < this.#contentLength) return;
         const content = this.#contentLength === 0 ? EMPTY : this.#consume(this.#contentLength);
         this.#state = this.#paddingLeft > 0 ? State.PADDING : State.HEADER;
@@ -137,6 +159,17 @@ export class RecordParser {
     this.#contentLength = header.contentLength;
     this.#paddingLeft = header.paddingLength;
     this.#state = State.CONTENT;
+  }
+
+  /** Hands on the part of a split record's content that is in the first chunk, as a view. */
+  #deliverPiece(): void {
+    const head = this.#chunks[this.#first]!;
+    const take = Math.min(this.#contentLength, head.length - this.#headOffset);
+    const piece = head.subarray(this.#headOffset, this.#headOffset + take);
+    this.#discard(take);
+    this.#contentLength -= take;
+    if (this.#contentLength === 0) this.#state = this.#paddingLeft > 0 ? State.PADDING : State.HEADER;
+    this.#onRecord(this.#type, this.#requestId, piece);
   }
 
   #fail(error: unknown): void {

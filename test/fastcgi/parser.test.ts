@@ -193,4 +193,39 @@ describe('RecordParser (FastCGI spec §3.3)', () => {
     parser.push(new Uint8Array(0));
     expect(parser.midRecord).toBe(false);
   });
+
+  describe('splitTypes', () => {
+    it('hands on a STDIN record spanning two chunks as two views of those chunks, not a copy', () => {
+      const content = Buffer.alloc(32768, 7);
+      const bytes = encodeRecord(RecordType.FCGI_STDIN, 1, content);
+      const first = bytes.subarray(0, 20000);
+      const second = bytes.subarray(20000);
+      const pieces: Uint8Array[] = [];
+      const parser = new RecordParser((type, id, piece) => {
+        expect([type, id]).toEqual([RecordType.FCGI_STDIN, 1]);
+        pieces.push(piece);
+      }, { splitTypes: [RecordType.FCGI_STDIN] });
+      parser.push(first);
+      expect(pieces).toHaveLength(1); // the first piece comes before the rest of the record is in
+      parser.push(second);
+      expect(pieces.map((piece) => piece.length)).toEqual([20000 - 8, 32768 - (20000 - 8)]);
+      expect(pieces[0]!.buffer).toBe(first.buffer);
+      expect(pieces[1]!.buffer).toBe(second.buffer);
+      expect(Buffer.concat(pieces).equals(content)).toBe(true);
+      expect(parser.midRecord).toBe(false);
+    });
+
+    it('still delivers the empty record closing a stream as one empty call, and other types whole', () => {
+      const seen: string[] = [];
+      const parser = new RecordParser((type, _id, piece) => seen.push(`${type}:${piece.length}`), {
+        splitTypes: [RecordType.FCGI_STDIN],
+      });
+      const bytes = Buffer.concat([
+        encodeRecord(RecordType.FCGI_PARAMS, 1, Buffer.alloc(10)),
+        encodeRecord(RecordType.FCGI_STDIN, 1, new Uint8Array(0)),
+      ]);
+      for (let i = 0; i < bytes.length; i++) parser.push(bytes.subarray(i, i + 1));
+      expect(seen).toEqual([`${RecordType.FCGI_PARAMS}:10`, `${RecordType.FCGI_STDIN}:0`]);
+    });
+  });
 });

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/core/errors.js';
 import { decodeParams, encodeParams } from '../../src/fastcgi/params.js';
+import { RecordType } from '../../src/fastcgi/constants.js';
 import { RecordParser } from '../../src/fastcgi/parser.js';
 import { encodeHeader } from '../../src/fastcgi/record.js';
 
@@ -16,6 +17,14 @@ interface Rec {
 
 const record = fc.record({
   type: fc.integer({ min: 1, max: 255 }),
+  id: fc.integer({ min: 0, max: 0xffff }),
+  content: fc.uint8Array({ maxLength: 600 }),
+  padding: fc.integer({ min: 0, max: 255 }),
+});
+
+/** Like `record`, but half of them stream records (PARAMS, STDIN, DATA). */
+const streamRecord = fc.record({
+  type: fc.oneof(fc.constantFrom(RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA), fc.integer({ min: 1, max: 255 })),
   id: fc.integer({ min: 0, max: 0xffff }),
   content: fc.uint8Array({ maxLength: 600 }),
   padding: fc.integer({ min: 0, max: 255 }),
@@ -60,6 +69,43 @@ describe('FastCGI codec properties', () => {
         const whole = parse([bytes]);
         expect(whole).toEqual(records.map((r) => `${r.type}/${r.id}/${Buffer.from(r.content).toString('hex')}`));
         expect(parse(split(bytes, cuts))).toEqual(whole);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('with split stream types, any chunking yields the same records once pieces are joined', () => {
+    fc.assert(
+      fc.property(fc.array(streamRecord, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), (records, cuts) => {
+        const bytes = encode(records);
+        const splitTypes = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
+        const joined: string[] = [];
+        let open: { key: string; hex: string; left: number } | undefined;
+        let position = 0; // index into `records` of the record being received
+        const parser = new RecordParser(
+          (type, id, content) => {
+            const expected = records[position]!;
+            if (!splitTypes.includes(type) || expected.content.length === 0) {
+              joined.push(`${type}/${id}/${Buffer.from(content).toString('hex')}`);
+              position++;
+              return;
+            }
+            expect(content.length).toBeGreaterThan(0); // only an empty record comes empty
+            open ??= { key: `${type}/${id}`, hex: '', left: expected.content.length };
+            expect(`${type}/${id}`).toBe(open.key);
+            open.hex += Buffer.from(content).toString('hex');
+            open.left -= content.length;
+            if (open.left === 0) {
+              joined.push(`${open.key}/${open.hex}`);
+              open = undefined;
+              position++;
+            }
+          },
+          { splitTypes },
+        );
+        for (const chunk of split(bytes, cuts)) parser.push(chunk);
+        expect(parser.midRecord).toBe(false);
+        expect(joined).toEqual(parse([bytes]));
       }),
       { numRuns: 300 },
     );
