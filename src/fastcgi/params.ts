@@ -1,5 +1,5 @@
 // Encodes and decodes FastCGI name-value pairs (PARAMS, GET_VALUES), for both sides; pure codecs.
-import { Buffer } from 'node:buffer';
+import { Buffer, isAscii } from 'node:buffer';
 import { ProtocolError } from '../core/errors.js';
 
 /** Name-value pairs in stream order; a name may repeat (FastCGI spec §5.2: "in no specified order"). */
@@ -101,6 +101,59 @@ function truncated(what: string, pairIndex: number, offset: number, detail: stri
 }
 
 /**
+ * Names front servers send on most requests (RFC 3875 §4.1, nginx and Apache extras, common request
+ * headers). A decoded name equal to one of these is that constant string: no string is made for it,
+ * and the environ's keyed stores get a name V8 has already internalized.
+ */
+const KNOWN_NAMES = [
+  'AUTH_TYPE', 'CONTENT_LENGTH', 'CONTENT_TYPE', 'DOCUMENT_ROOT', 'DOCUMENT_URI', 'FCGI_ROLE',
+  'GATEWAY_INTERFACE', 'HTTPS', 'PATH_INFO', 'PATH_TRANSLATED', 'QUERY_STRING', 'REDIRECT_STATUS',
+  'REMOTE_ADDR', 'REMOTE_HOST', 'REMOTE_PORT', 'REMOTE_USER', 'REQUEST_METHOD', 'REQUEST_SCHEME',
+  'REQUEST_URI', 'SCRIPT_FILENAME', 'SCRIPT_NAME', 'SERVER_ADDR', 'SERVER_ADMIN', 'SERVER_NAME',
+  'SERVER_PORT', 'SERVER_PROTOCOL', 'SERVER_SIGNATURE', 'SERVER_SOFTWARE', 'CONTEXT_DOCUMENT_ROOT',
+  'CONTEXT_PREFIX', 'UNIQUE_ID', 'HTTP_ACCEPT', 'HTTP_ACCEPT_ENCODING', 'HTTP_ACCEPT_LANGUAGE',
+  'HTTP_AUTHORIZATION', 'HTTP_CACHE_CONTROL', 'HTTP_CONNECTION', 'HTTP_CONTENT_LENGTH',
+  'HTTP_CONTENT_TYPE', 'HTTP_COOKIE', 'HTTP_HOST', 'HTTP_IF_MODIFIED_SINCE', 'HTTP_IF_NONE_MATCH',
+  'HTTP_ORIGIN', 'HTTP_PRAGMA', 'HTTP_PROXY', 'HTTP_REFERER', 'HTTP_TE', 'HTTP_UPGRADE_INSECURE_REQUESTS',
+  'HTTP_USER_AGENT', 'HTTP_X_FORWARDED_FOR', 'HTTP_X_FORWARDED_HOST', 'HTTP_X_FORWARDED_PROTO',
+  'HTTP_X_REAL_IP', 'HTTP_X_REQUESTED_WITH',
+];
+
+/** KNOWN_NAMES by (length, first byte, last byte), for a byte comparison without decoding. */
+const KNOWN_BY_KEY = new Map<number, Array<{ name: string; bytes: Buffer }>>();
+for (const name of KNOWN_NAMES) {
+  const bytes = Buffer.from(name, 'latin1');
+  const key = knownKey(bytes, 0, bytes.length);
+  const list = KNOWN_BY_KEY.get(key);
+  if (list === undefined) KNOWN_BY_KEY.set(key, [{ name, bytes }]);
+  else list.push({ name, bytes });
+}
+
+function knownKey(bytes: Uint8Array, start: number, end: number): number {
+  return (end - start) * 65536 + bytes[start]! * 256 + bytes[end - 1]!;
+}
+
+/** The constant string for a known name at `bytes[start, end)`, else undefined. */
+function knownName(bytes: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start < 5 || end - start > 40) return undefined;
+  const candidates = KNOWN_BY_KEY.get(knownKey(bytes, start, end));
+  if (candidates === undefined) return undefined;
+  outer: for (const candidate of candidates) {
+    const known = candidate.bytes;
+    for (let i = 1; i < known.length - 1; i++) if (known[i] !== bytes[start + i]) continue outer;
+    return candidate.name;
+  }
+  return undefined;
+}
+
+/** The name or value at `buf[start, end)`: UTF-8, invalid sequences as U+FFFD. */
+function text(buf: Buffer, start: number, end: number): string {
+  // Node's UTF-8 decoder has its own ASCII fast path; measured faster than checking for ASCII and
+  // taking latin1 (Node 20). Empty strings skip the native call.
+  return end === start ? '' : buf.toString('utf8', start, end);
+}
+
+/**
  * Decodes a whole, reassembled name-value pair stream (FastCGI spec §3.4, §5.2): the concatenated
  * content of every PARAMS record up to the empty one, or one GET_VALUES record's content.
  * Names and values are decoded as UTF-8; invalid sequences become U+FFFD, as in Node's
@@ -115,28 +168,40 @@ export function decodeParams(bytes: Uint8Array): ParamPairs {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = buf.length;
   const pairs: ParamPairs = [];
+  // Front servers send ASCII almost always: then one string of the whole stream, and each name and
+  // value a slice of it (no native call per string); else each is decoded as UTF-8.
+  const all = end > 0 && isAscii(buf) ? buf.toString('latin1', 0, end) : undefined;
   let offset = 0;
   while (offset < end) {
     const pairStart = offset;
-    const nameLength = decodeLength(buf, offset);
-    if (nameLength === null) throw truncated('name length', pairs.length, pairStart, 'is cut short');
-    offset += nameLength.bytesConsumed;
-    const valueLength = decodeLength(buf, offset);
-    if (valueLength === null) throw truncated('value length', pairs.length, pairStart, 'is cut short');
-    offset += valueLength.bytesConsumed;
-    const nameEnd = offset + nameLength.value;
-    const valueEnd = nameEnd + valueLength.value;
+    // The two lengths, inline (spec §3.4): one byte, or four with the high bit set.
+    let nameLength = buf[offset]!;
+    if (nameLength > MAX_SHORT_LENGTH) {
+      if (offset + 4 > end) throw truncated('name length', pairs.length, pairStart, 'is cut short');
+      nameLength = (((nameLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+      offset += 4;
+    } else {
+      offset += 1;
+    }
+    if (offset >= end) throw truncated('value length', pairs.length, pairStart, 'is cut short');
+    let valueLength = buf[offset]!;
+    if (valueLength > MAX_SHORT_LENGTH) {
+      if (offset + 4 > end) throw truncated('value length', pairs.length, pairStart, 'is cut short');
+      valueLength = (((valueLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+      offset += 4;
+    } else {
+      offset += 1;
+    }
+    const nameEnd = offset + nameLength;
+    const valueEnd = nameEnd + valueLength;
     if (nameEnd > end) {
-      throw truncated('name', pairs.length, pairStart, `of ${nameLength.value} bytes runs past the end (${end} bytes)`);
+      throw truncated('name', pairs.length, pairStart, `of ${nameLength} bytes runs past the end (${end} bytes)`);
     }
     if (valueEnd > end) {
-      throw truncated('value', pairs.length, pairStart, `of ${valueLength.value} bytes runs past the end (${end} bytes)`);
+      throw truncated('value', pairs.length, pairStart, `of ${valueLength} bytes runs past the end (${end} bytes)`);
     }
-    // Node's UTF-8 decoder has its own ASCII fast path; measured faster than checking for ASCII
-    // and taking latin1 (Node 20). Empty strings skip the native call.
-    const name = nameEnd === offset ? '' : buf.toString('utf8', offset, nameEnd);
-    const value = valueEnd === nameEnd ? '' : buf.toString('utf8', nameEnd, valueEnd);
-    pairs.push([name, value]);
+    const name = knownName(buf, offset, nameEnd) ?? (all !== undefined ? all.slice(offset, nameEnd) : text(buf, offset, nameEnd));
+    pairs.push([name, all !== undefined ? all.slice(nameEnd, valueEnd) : text(buf, nameEnd, valueEnd)]);
     offset = valueEnd;
   }
   return pairs;

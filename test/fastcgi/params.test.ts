@@ -104,6 +104,23 @@ describe('decodeParams (FastCGI spec §3.4)', () => {
     expect(decodeParams(encodeParams(pairs))).toEqual(pairs);
   });
 
+  it('decodes all-ASCII streams (one string, sliced) and names that look like the known ones', () => {
+    const pairs: Array<[string, string]> = [
+      ['REQUEST_METHOD', 'POST'],
+      ['REQUEST_METHOX', 'a'], // same length, first and last byte as a known name: compared in full
+      ['REQUEST_MXTHOD', 'b'],
+      ['HTTP_HOST', 'example.org:8080'],
+      ['HTTP_X_CUSTOM', 'value with spaces and = signs'],
+      ['SCRIPT_NAME', ''],
+      ['', 'a value for an empty name'],
+    ];
+    expect(decodeParams(encodeParams(pairs))).toEqual(pairs);
+    const viewed = encodeParams(pairs);
+    const big = Buffer.alloc(viewed.length + 3, 0xff); // non-ASCII bytes around the view
+    big.set(viewed, 1);
+    expect(decodeParams(big.subarray(1, 1 + viewed.length))).toEqual(pairs);
+  });
+
   it('decodes from a view into a larger buffer', () => {
     const encoded = encodeParams([['A', 'b']]);
     const big = new Uint8Array(encoded.length + 10);

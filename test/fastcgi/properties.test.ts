@@ -78,7 +78,7 @@ describe('FastCGI codec properties', () => {
     fc.assert(
       fc.property(fc.array(streamRecord, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), (records, cuts) => {
         const bytes = encode(records);
-        const splitTypes = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
+        const splitTypes: number[] = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
         const joined: string[] = [];
         let open: { key: string; hex: string; left: number } | undefined;
         let position = 0; // index into `records` of the record being received
