@@ -199,13 +199,12 @@ export class FastCgiRequest {
         multiprocess: host.multiprocess,
         runOnce: false,
         scriptName: host.scriptName,
-        extensions: {
-          'fastcgi.request_id': this.id,
-          'fastcgi.connection_id': host.connectionId,
-          'fastcgi.keep_conn': this.keepConn,
-          'fastcgi.role': ROLE_NAMES[this.role],
-        },
       });
+      // Set here rather than through `extensions`: constant keys, no object to copy per request.
+      environ['fastcgi.request_id'] = this.id;
+      environ['fastcgi.connection_id'] = host.connectionId;
+      environ['fastcgi.keep_conn'] = this.keepConn;
+      environ['fastcgi.role'] = ROLE_NAMES[this.role];
       if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(pairs);
     } catch (error) {
       host.log(`${error instanceof Error ? error.message : String(error)}\n`);
