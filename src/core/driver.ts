@@ -63,7 +63,9 @@ export async function runApp(app: App, environ: Environ, sink: ResponseSink, opt
   let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
   let finished = false;
   try {
-    body = await app(environ, startResponse);
+    const returned = app(environ, startResponse);
+    // A sync app's body needs no trip through the microtask queue.
+    body = isThenable(returned) ? await returned : returned;
     checkBody(body);
     if (Array.isArray(body)) response.declareLength(body as Chunk[]);
     iterator =
@@ -84,7 +86,7 @@ export async function runApp(app: App, environ: Environ, sink: ResponseSink, opt
   } catch (error) {
     return response.fail(error, options);
   } finally {
-    await closeBody(body, iterator, finished, options, environ);
+    if (mustClose(body, iterator, finished)) await closeBody(body, iterator, options, environ);
   }
 }
 
@@ -265,23 +267,36 @@ function checkBody(body: unknown): asserts body is Body {
   }
 }
 
-async function closeBody(
+/** Whether the body has something to close: its `close()`, or an unfinished iterator's `return()`. */
+function mustClose(
   body: Body | undefined,
   iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
   finished: boolean,
+): boolean {
+  if (body !== undefined && typeof body.close === 'function') return true;
+  return iterator !== undefined && !finished && typeof iterator.return === 'function';
+}
+
+async function closeBody(
+  body: Body | undefined,
+  iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
   options: DriverOptions,
   environ: Environ,
 ): Promise<void> {
   try {
     if (body !== undefined && typeof body.close === 'function') {
       await body.close();
-    } else if (iterator !== undefined && !finished && typeof iterator.return === 'function') {
+    } else if (iterator !== undefined && typeof iterator.return === 'function') {
       await iterator.return();
     }
   } catch (error) {
     const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
     options.log(`tsgi: error closing the body of ${environ.REQUEST_METHOD} ${environ.PATH_INFO}: ${detail}\n`, 'error');
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function handled(promise: Promise<void>): Promise<void> {

@@ -81,6 +81,11 @@ export class RecordWriter {
   #packedBytes = 0;
   #scheduled = false;
   #lastWrite = true;
+  /** The end-of-turn flush, made once rather than a closure per turn. */
+  readonly #flushAtEndOfTurn = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
 
   /** @param sink - usually the connection's `net.Socket`. */
   constructor(sink: ByteSink) {
@@ -202,10 +207,7 @@ export class RecordWriter {
       this.flush();
     } else if (!this.#scheduled) {
       this.#scheduled = true;
-      process.nextTick(() => {
-        this.#scheduled = false;
-        this.flush();
-      });
+      process.nextTick(this.#flushAtEndOfTurn);
     }
     return this.#ready();
   }

@@ -37,6 +37,20 @@ describe('driver: normal responses', () => {
     expect(rec.events.at(-1)).toBe('end');
   });
 
+  it('awaits a body returned as any thenable, not only a native Promise', async () => {
+    const thenable = {
+      then(resolve: (body: Body) => void) {
+        resolve(['via a thenable']);
+      },
+    };
+    const { outcome, rec } = await drive(((_env, start) => {
+      start('200 OK', []);
+      return thenable;
+    }) as App);
+    expect(await outcome).toBe('complete');
+    expect(text(rec.body)).toBe('via a thenable');
+  });
+
   it('sends headers lazily, with the first non-empty chunk (PEP 3333 "buffering")', async () => {
     const seen: string[] = [];
     const { outcome, rec } = await drive(async function* (_env, start) {
