@@ -122,8 +122,11 @@ export class FastCgiConnection implements RequestHost {
 
   drain(): Promise<void> {
     if (this.#closed) return Promise.reject(new RequestAbortedError('fastcgi: connection closed'));
-    this.writer.flush();
+    // What the writer has queued (under 256 KiB: it flushes past that) leaves at the end of the
+    // turn with the rest of the response: flushing it here would split a 64 KiB response from its
+    // END_REQUEST into two syscalls.
     if (!this.#socket.writableNeedDrain) return Promise.resolve();
+    this.writer.flush();
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 

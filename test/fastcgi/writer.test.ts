@@ -109,6 +109,31 @@ describe('RecordWriter', () => {
     ]);
   });
 
+  it('keeps one write when the response ends after awaits, from a socket-like callback', async () => {
+    // A socket 'data' callback writes STDOUT at once; END_REQUEST follows a few awaits later (the
+    // driver's async function). Both belong to one turn: ticks queued from a macrotask run before
+    // its microtasks, so a plain nextTick flush would send them apart.
+    const sink = new FakeSink();
+    const writer = new RecordWriter(sink);
+    await new Promise<void>((resolve) => {
+      setImmediate(() => {
+        writer.stream(RecordType.FCGI_STDOUT, 1, Buffer.from('Status: 200 OK\r\n\r\nhi'));
+        void (async () => {
+          for (let i = 0; i < 5; i++) await null;
+          writer.endStream(RecordType.FCGI_STDOUT, 1);
+          writer.endRequest(1, 0, ProtocolStatus.FCGI_REQUEST_COMPLETE);
+        })();
+        setImmediate(resolve);
+      });
+    });
+    expect(sink.writes).toBe(1);
+    expect(parse(sink.bytes()).map((record) => record.type)).toEqual([
+      RecordType.FCGI_STDOUT,
+      RecordType.FCGI_STDOUT,
+      RecordType.FCGI_END_REQUEST,
+    ]);
+  });
+
   it('flush() sends the queue at once', () => {
     const sink = new FakeSink();
     const writer = new RecordWriter(sink);
