@@ -136,7 +136,8 @@ export class FastCgiServer {
       socket.destroy();
       return;
     }
-    const remote = socket.remoteAddress;
+    // remoteAddress is a getpeername() syscall: only asked when FCGI_WEB_SERVER_ADDRS is in force.
+    const remote = this.#allowed === undefined ? undefined : socket.remoteAddress;
     if (this.#allowed !== undefined && remote !== undefined && !this.#allowed.has(plainAddress(remote))) {
       // Spec §3.2: close connections from addresses not in FCGI_WEB_SERVER_ADDRS at once.
       this.#options.log(`fastcgi: refusing a connection from ${remote}: not in FCGI_WEB_SERVER_ADDRS\n`);

@@ -18,6 +18,9 @@ import { decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody } f
 import { FastCgiRequest, type RequestHost } from './request.js';
 import { RecordWriter } from './writer.js';
 
+/** Stream records from the web server, handed on piece by piece (see RecordParserOptions). */
+const STREAM_TYPES_IN: readonly number[] = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
+
 /** Settings a connection shares with its server. */
 export interface ConnectionOptions {
   app: App;
@@ -86,11 +89,11 @@ export class FastCgiConnection implements RequestHost {
     // Stream records are handed on in pieces as they arrive: a 32 KiB STDIN record that spans two
     // socket reads is not copied (142 µs per 1 MiB upload before: docs/performance.md).
     this.#parser = new RecordParser((type, id, content) => this.#onRecord(type, id, content), {
-      splitTypes: [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA],
+      splitTypes: STREAM_TYPES_IN,
     });
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => this.#settleDrain(undefined));
+    socket.on('drain', () => this.#settleDrain(false));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // A web server resetting the connection is routine (client gone, nginx reload).
       if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') this.log(`fastcgi: connection ${connectionId}: ${error.message}\n`);
@@ -168,8 +171,9 @@ export class FastCgiConnection implements RequestHost {
     this.#end();
   }
 
-  /** Sends what the writer queued, then FIN. */
+  /** Sends what the writer queued, then FIN (once: a second `end()` makes Node build an error). */
   #end(): void {
+    if (this.#socket.writableEnded) return;
     this.writer.flush();
     this.#socket.end();
   }
@@ -305,13 +309,16 @@ export class FastCgiConnection implements RequestHost {
     const requests = [...this.#requests.values()];
     this.#requests.clear();
     for (const request of requests) request.connectionClosed();
-    this.#settleDrain(new RequestAbortedError('fastcgi: connection closed'));
+    this.#settleDrain(true);
   }
 
-  #settleDrain(error: unknown): void {
+  /** Settles the writers waiting for 'drain': resolved, or rejected when the connection closed. */
+  #settleDrain(closed: boolean): void {
     const waiters = this.#drainWaiters;
     if (waiters.length === 0) return;
     this.#drainWaiters = [];
+    // Made only when someone waits: an Error's stack costs microseconds on every closed connection.
+    const error = closed ? new RequestAbortedError('fastcgi: connection closed') : undefined;
     for (const waiter of waiters) {
       if (error === undefined) waiter.resolve();
       else waiter.reject(error);

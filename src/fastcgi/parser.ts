@@ -30,6 +30,20 @@ const State = { HEADER: 0, CONTENT: 1, PADDING: 2 } as const;
 type State = (typeof State)[keyof typeof State];
 
 const EMPTY = new Uint8Array(0);
+const NO_TYPES: readonly number[] = [];
+
+/** Split tables by the array they were made from: a connection per request need not build one. */
+const splitTables = new WeakMap<readonly number[], Uint8Array>();
+
+function splitTable(types: readonly number[]): Uint8Array {
+  let table = splitTables.get(types);
+  if (table === undefined) {
+    table = new Uint8Array(256);
+    for (const type of types) if (type >= 0 && type <= 0xff) table[type] = 1;
+    splitTables.set(types, table);
+  }
+  return table;
+}
 
 /**
  * Incremental FastCGI record parser (FastCGI spec §3.3). Feed it the bytes of one connection in
@@ -60,7 +74,7 @@ export class RecordParser {
   #contentLength = 0;
   #paddingLeft = 0;
   /** 1 at the index of each of `options.splitTypes` (a record type is one byte, spec §3.3). */
-  readonly #split = new Uint8Array(256);
+  readonly #split: Uint8Array;
   #failure: ProtocolError | null = null;
   readonly #headerScratch = new Uint8Array(FCGI_HEADER_LEN);
 
@@ -72,7 +86,7 @@ export class RecordParser {
    */
   constructor(onRecord: RecordHandler, options: RecordParserOptions = {}) {
     this.#onRecord = onRecord;
-    for (const type of options.splitTypes ?? []) if (type >= 0 && type <= 0xff) this.#split[type] = 1;
+    this.#split = splitTable(options.splitTypes ?? NO_TYPES);
   }
 
   /**
