@@ -60,6 +60,8 @@ export class FastCgiServer {
   readonly #allowed: Set<string> | undefined;
   #nextConnectionId = 1;
   #closing = false;
+  /** One timer for all connections' timeouts (see FastCgiConnection.checkTimeout). */
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(options: FastCgiServerOptions) {
     this.#options = {
@@ -83,6 +85,26 @@ export class FastCgiServer {
     this.#server.maxConnections = this.#options.maxConns;
   }
 
+  /**
+   * Runs every connection's timeout check at a quarter of the shorter timeout (10 ms to 1 s): a
+   * timeout fires up to that much late, and no timer is touched per request or per read.
+   */
+  #startSweep(): void {
+    if (this.#sweep !== undefined) return;
+    const shorter = Math.min(this.#options.idleTimeoutMs, this.#options.requestTimeoutMs);
+    const every = Math.max(10, Math.min(1000, Math.floor(shorter / 4)));
+    this.#sweep = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.#connections) connection.checkTimeout(now);
+    }, every);
+    this.#sweep.unref();
+  }
+
+  #stopSweep(): void {
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    this.#sweep = undefined;
+  }
+
   /** Connections currently open. */
   get connectionCount(): number {
     return this.#connections.size;
@@ -96,6 +118,7 @@ export class FastCgiServer {
    */
   async listen(address: ListenAddress, socketMode?: number): Promise<ListenAddress> {
     const bound = await listenOn(this.#server, address, socketMode);
+    this.#startSweep();
     this.#options.log(`tsgi: fastcgi listening on ${formatListenAddress(bound)}\n`);
     return bound;
   }
@@ -118,6 +141,7 @@ export class FastCgiServer {
     });
     const result = await Promise.race([all, deadline]);
     clearTimeout(timer);
+    this.#stopSweep();
     if (result === 'late') {
       this.#options.log(`tsgi: ${this.#connections.size} connection(s) still busy after ${graceMs} ms; closing them\n`);
       this.destroy();
@@ -127,6 +151,7 @@ export class FastCgiServer {
   /** Immediate stop: close the listener and every connection. */
   destroy(): void {
     this.#closing = true;
+    this.#stopSweep();
     this.#server.close();
     for (const connection of this.#connections) connection.destroy();
   }

@@ -298,6 +298,26 @@ describe('limits and addresses', () => {
     expect(logs.join('')).toContain('no PARAMS/STDIN bytes for 100 ms');
   });
 
+  it('keeps a request whose body arrives slowly but steadily (each byte restarts the timeout)', async () => {
+    const address = await serve(async (environ, start) => {
+      const body = Buffer.from(await environ['tsgi.input'].readAll()).toString();
+      start('200 OK', []);
+      return [body];
+    }, { requestTimeoutMs: 150 });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, { ...PARAMS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '8' });
+    for (const letter of 'abcdefgh') {
+      conn.stdin(1, Buffer.from(letter));
+      await sleep(50); // 400 ms in all: longer than the timeout, never 150 ms without a byte
+    }
+    conn.stdin(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect(conn.response(1).stdout.toString()).toContain('abcdefgh');
+    expect(logs.join('')).not.toContain('no PARAMS/STDIN bytes');
+    conn.socket.destroy();
+  });
+
   it('closes an idle keep-alive connection after the idle timeout', async () => {
     const address = await serve((_env, start) => (start('200 OK', []), ['ok']), { idleTimeoutMs: 100 });
     const conn = await rawConnection(address);
