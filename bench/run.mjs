@@ -4,6 +4,7 @@
 //   node bench/run.mjs --quick            1 run x 3 s per case
 //   node bench/run.mjs --only tsgi,node-http --connections 32 --cases hello
 //   node bench/run.mjs --no-cgi | --cgi-only
+//   node bench/run.mjs --only tsgi-nokeep,go-fcgi-nokeep,php-fpm-nokeep   peers: Go and PHP-FPM when installed
 //
 // Measures dist/ (build first: `npx tsup`). Everything listens on and loads 127.0.0.1 only; every
 // process it starts is ended by pid when it finishes or is interrupted. It reports and never fails a
@@ -13,15 +14,15 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RATIOS, VARIANTS, optionalPeers, startBackend } from './lib/backends.mjs';
+import { PHP_FPM_CHILDREN_PER_CPU, RATIOS, VARIANTS, prepareBackends, startBackend } from './lib/backends.mjs';
 import { pinBuild } from './lib/build.mjs';
 import { acquireLock } from './lib/lock.mjs';
 import { measureCgiStartup } from './lib/cgi.mjs';
 import { clockTicksPerSecond, describeMachine } from './lib/machine.mjs';
 import { NGINX, startNginx } from './lib/nginx.mjs';
 import { REPO, RESULTS } from './lib/paths.mjs';
-import { cpuTicks, freePort, killAllChildren, memoryKiB, otherTicksBetween, processTicks, sampleMemory, sleep, stopChild } from './lib/proc.mjs';
-import { formatCgiTable, formatRatioTable, formatResultTable } from './lib/report.mjs';
+import { cpuTicks, freePort, killAllChildren, otherTicksBetween, processTicks, processTree, pssKiB, sampleMemory, sleep, stopChild, treeCpuTicks, treeMemoryKiB } from './lib/proc.mjs';
+import { formatCgiTable, formatPoolNotes, formatRatioTable, formatResultTable } from './lib/report.mjs';
 import { median } from './lib/stats.mjs';
 import { WRK, runWrk } from './lib/wrk.mjs';
 
@@ -47,6 +48,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --cgi-runs N          CGI runs per row (default 30, quick 10)
   --out FILE            JSON output (default bench/results/latest.json)
   --cli FILE            measure this built CLI instead of dist/cli.js (e.g. a saved earlier build)
+  --php-children N      php-fpm-nokeep's pool size (default ${PHP_FPM_CHILDREN_PER_CPU} per CPU); the keep-alive
+                        pool gets at least one worker per connection (see backends.mjs)
   --noise-limit PCT     re-measure a run when processes outside the benchmark used more than
                         PCT % of the machine's CPU during it (default 5)
   --retries N           re-measurements allowed per case (default 2 per run)
@@ -68,6 +71,7 @@ function parseOptions() {
       'cgi-runs': { type: 'string' },
       out: { type: 'string', default: join(RESULTS, 'latest.json') },
       cli: { type: 'string' },
+      'php-children': { type: 'string' },
       'noise-limit': { type: 'string', default: '5' },
       retries: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -104,6 +108,7 @@ function parseOptions() {
     out: values.out,
     cli: values.cli === undefined ? undefined : resolve(values.cli),
     noiseLimit: positive('noise-limit', values['noise-limit']),
+    phpChildren: values['php-children'] === undefined ? undefined : positive('php-children', values['php-children']),
     retries: values.retries === undefined ? 2 * (values.quick ? 1 : 3) : Number(values.retries),
   };
 }
@@ -116,11 +121,13 @@ function onPath(command) {
 }
 
 /**
- * Lines a backend printed besides its ready and stop messages, split into those logged under load
- * and those logged while it stopped (SIGTERM): errors worth a look.
+ * Lines a backend printed besides its ready and stop messages (and the variant's `benign` ones:
+ * php-fpm's start and stop notices), split into those logged under load and those logged while it
+ * stopped (SIGTERM): errors worth a look.
  */
-function backendComplaints(outputBeforeStop, outputAfterStop) {
-  const lines = (text) => text.split('\n').filter((line) => line.trim() !== '' && !/listening on|stopping gracefully/.test(line));
+function backendComplaints(variant, outputBeforeStop, outputAfterStop) {
+  const quiet = (line) => /listening on|stopping gracefully/.test(line) || variant.benign?.test(line);
+  const lines = (text) => text.split('\n').filter((line) => line.trim() !== '' && !quiet(line));
   const duringLoad = lines(outputBeforeStop);
   const atStop = lines(outputAfterStop.slice(outputBeforeStop.length));
   return { count: duringLoad.length + atStop.length, duringLoad: duringLoad.length, atStop: atStop.length, sample: [...duringLoad, ...atStop].slice(0, 3) };
@@ -129,14 +136,16 @@ function backendComplaints(outputBeforeStop, outputAfterStop) {
 /** One measured wrk run with the backend's memory and CPU, and nginx's error log, around it. */
 async function measuredRun({ url, connections, threads, durationS, bodyBytes }, backend, nginx, ticksPerSecond) {
   const nginxWorker = nginx.workerPid();
+  // The backend's processes: one, or php-fpm's master and its (static, never recycled) workers.
+  const tree = processTree(backend.pid);
   const memory = sampleMemory(backend.pid);
   const mark = nginx.logMark();
-  const ours = new Set([process.pid, backend.pid, nginx.pid, nginxWorker]);
+  const ours = new Set([process.pid, ...tree, nginx.pid, nginxWorker]);
   const othersBefore = processTicks(ours);
-  const backendTicks = cpuTicks(backend.pid);
+  const backendTicks = treeCpuTicks(tree);
   const nginxTicks = nginxWorker === undefined ? undefined : cpuTicks(nginxWorker);
   const wrk = await runWrk({ url, connections, threads, durationS, bodyBytes });
-  const backendUsed = cpuTicks(backend.pid) - backendTicks;
+  const backendUsed = treeCpuTicks(tree) - backendTicks;
   const nginxUsed = nginxTicks === undefined ? 0 : cpuTicks(nginxWorker) - nginxTicks;
   const othersAfter = processTicks(ours);
   const backendCpuS = backendUsed / ticksPerSecond;
@@ -145,7 +154,10 @@ async function measuredRun({ url, connections, threads, durationS, bodyBytes }, 
   // shared machine anything above a few % means this run competed with someone else's work.
   const capacity = wrk.durationS * ticksPerSecond * availableParallelism();
   const otherTicks = otherTicksBetween(othersBefore, othersAfter);
-  const { peakRssKiB, hwmKiB } = memory.stop();
+  const { peakRssKiB, hwmKiB, processes } = memory.stop();
+  // The VmRSS sum counts a pool's shared pages once per process; Pss divides them, so for a pool
+  // it is the fairer figure. Read once after the load (smaps_rollup is too costly to poll).
+  const pssAfterKiB = processes > 1 ? pssKiB(backend.pid) : undefined;
   const nginxLog = nginx.errorsSince(mark);
   return {
     rps: wrk.rps,
@@ -157,6 +169,8 @@ async function measuredRun({ url, connections, threads, durationS, bodyBytes }, 
     nginxLogSample: nginxLog.sample,
     peakRssKiB,
     hwmKiB,
+    processes,
+    pssAfterKiB,
     // CPU time per completed request: on a machine where wrk, nginx and the backend share the
     // cores, this is the backend's cost independent of how the scheduler split the time.
     backendCpuUsPerRequest: wrk.requests > 0 ? (backendCpuS * 1e6) / wrk.requests : NaN,
@@ -178,6 +192,8 @@ function aggregate(runs) {
     socketErrors: sum((run) => run.errors.connect + run.errors.read + run.errors.write + run.errors.timeout),
     nginxErrors: sum((run) => run.nginxErrors),
     peakRssMiB: Math.max(...runs.map((run) => run.peakRssKiB)) / 1024,
+    processes: Math.max(...runs.map((run) => run.processes)),
+    pssAfterMiB: runs.some((run) => run.pssAfterKiB !== undefined) ? Math.max(...runs.map((run) => run.pssAfterKiB ?? 0)) / 1024 : undefined,
     backendCpuUsPerRequest: pick((run) => run.backendCpuUsPerRequest),
     nginxCpuUsPerRequest: pick((run) => run.nginxCpuUsPerRequest),
     otherCpuPercent: Math.max(...runs.map((run) => run.otherCpuPercent)),
@@ -197,13 +213,16 @@ async function benchHttp(options, ticksPerSecond) {
   const nginx = await startNginx(variants);
   const results = [];
   const complaints = {};
+  const readyLines = {};
   try {
     for (const benchCase of options.cases) {
       const backends = new Map();
       try {
         for (const variant of variants) {
           const proc = await startBackend(variant, variant.backendPort);
-          backends.set(variant.id, { proc, idleRssMiB: (memoryKiB(proc.pid)?.rss ?? NaN) / 1024 });
+          backends.set(variant.id, { proc, idleRssMiB: (treeMemoryKiB(proc.pid)?.rss ?? NaN) / 1024 });
+          // The ready line says what ran (Go's version and GOMAXPROCS): kept in the JSON.
+          readyLines[variant.id] ??= proc.output().split('\n').find((line) => variant.ready.test(line))?.trim();
         }
         for (const connections of options.connections) {
           const loadOf = (variant) => ({
@@ -253,7 +272,7 @@ async function benchHttp(options, ticksPerSecond) {
         for (const [id, { proc }] of backends) {
           const outputBeforeStop = proc.output();
           await stopChild(proc);
-          const found = backendComplaints(outputBeforeStop, proc.output());
+          const found = backendComplaints(variants.find((variant) => variant.id === id), outputBeforeStop, proc.output());
           if (found.count > 0) {
             complaints[`${id}/${benchCase.id}`] = found;
             log(`bench: ${id} ${benchCase.id}: backend logged ${found.duringLoad} line(s) under load, ${found.atStop} while stopping, e.g. ${found.sample[0]}\n`);
@@ -270,7 +289,7 @@ async function benchHttp(options, ticksPerSecond) {
     const [x, y] = [order(a), order(b)];
     return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
   });
-  return { variants, results, complaints };
+  return { variants, results, complaints, readyLines };
 }
 
 async function main() {
@@ -284,6 +303,11 @@ async function main() {
       throw new Error(`bench: ${missing.join(' and ')} not found; install them (apt-get install nginx-light wrk) or set NGINX/WRK`);
     }
   }
+  // Go and PHP-FPM peers: built/configured once per run, or skipped with a note when not installed.
+  const prepared = options.http
+    ? prepareBackends(options.variants, { log, connections: options.connections, phpChildren: options.phpChildren })
+    : { variants: [], skipped: [], runtimes: {} };
+  for (const peer of prepared.skipped) log(`bench: skipping ${peer.id}: ${peer.note}\n`);
   const machine = describeMachine();
   log(`bench: ${machine.nproc} CPU(s) ${machine.cpuModel ?? ''}, node ${machine.node}, ${machine.nginx}, load ${machine.loadAverageAtStart.join(' ')}\n`);
   const report = {
@@ -298,12 +322,14 @@ async function main() {
       cases: options.cases,
       noiseLimitPercent: options.noiseLimit,
     },
-    skipped: optionalPeers(),
+    skipped: prepared.skipped,
+    peers: prepared.runtimes,
   };
 
-  if (options.http) {
-    const { variants, results, complaints } = await benchHttp(options, clockTicksPerSecond());
-    report.backends = variants.map(({ id, label }) => ({ id, label }));
+  if (options.http && prepared.variants.length === 0) log('bench: no backend left to measure\n');
+  if (options.http && prepared.variants.length > 0) {
+    const { variants, results, complaints, readyLines } = await benchHttp({ ...options, variants: prepared.variants }, clockTicksPerSecond());
+    report.backends = variants.map(({ id, label, setup }) => ({ id, label, setup, readyLine: readyLines[id] }));
     report.results = results;
     report.backendLogs = complaints;
     report.ratios = ratioRows(results, options);
@@ -316,6 +342,8 @@ async function main() {
   const out = [];
   if (report.results) {
     out.push('## Throughput and latency (medians)\n', formatResultTable(report.results), '');
+    const notes = formatPoolNotes(report.results, report.backends);
+    if (notes !== '') out.push(notes, '');
     if (report.ratios.some((row) => Object.keys(row.ratios).length > 0)) {
       out.push('## tsgi ÷ peer, req/s (above 1: tsgi is faster)\n', formatRatioTable(report.ratios), '');
     }

@@ -26,11 +26,15 @@ const SHARED_HTTP = `
  * The server block for one backend (see backends.mjs for the variants):
  * - fastcgi + keepAlive: upstream `keepalive 32` and `fastcgi_keep_conn on` (FCGI_KEEP_CONN);
  * - fastcgi, no keepAlive: a connection per request, as nginx does by default;
+ * - fastcgi, either way: plus the variant's own `fastcgiParams` (php-fpm: SCRIPT_FILENAME);
  * - http: `proxy_pass` with upstream `keepalive 32`, HTTP/1.1 and an empty Connection header.
  */
 function serverBlock(variant) {
   const upstream = `bench_${variant.id.replaceAll('-', '_')}`;
   const keepalive = variant.keepAlive ? '\n        keepalive 32;' : '';
+  // Params only one backend needs, e.g. php-fpm's SCRIPT_FILENAME (the script to run); every other
+  // param is the shared set, so all FastCGI backends see the same request.
+  const extraParams = (variant.fastcgiParams ?? []).map(([name, value]) => `\n            fastcgi_param ${name} "${value}";`).join('');
   const location =
     variant.protocol === 'http'
       ? `
@@ -41,7 +45,7 @@ function serverBlock(variant) {
             fastcgi_pass ${upstream};
             include tsgi_fastcgi_params;
             fastcgi_param SCRIPT_NAME "";
-            fastcgi_param PATH_INFO $uri;${variant.keepAlive ? '\n            fastcgi_keep_conn on;' : ''}`;
+            fastcgi_param PATH_INFO $uri;${extraParams}${variant.keepAlive ? '\n            fastcgi_keep_conn on;' : ''}`;
   return `
     # ${variant.label}
     upstream ${upstream} {

@@ -31,6 +31,25 @@ export function formatResultTable(results) {
   );
 }
 
+/**
+ * One line per multi-process backend (php-fpm's pool): its RSS column is a sum over the processes,
+ * which counts shared pages once per process; the Pss sum after the load says what it really held.
+ */
+export function formatPoolNotes(results, backends = []) {
+  const lines = [];
+  for (const id of new Set(results.filter((r) => r.processes > 1).map((r) => r.variant))) {
+    const rows = results.filter((r) => r.variant === id);
+    const processes = Math.max(...rows.map((r) => r.processes));
+    const pss = rows.map((r) => `${r.case}/${r.connections} ${fixed(r.pssAfterMiB, 0)}`).join(', ');
+    const setup = backends.find((backend) => backend.id === id)?.setup;
+    lines.push(
+      `- ${id}${setup ? ` (${setup})` : ''}: RSS is the sum of VmRSS over its ${processes} processes (master and workers; ` +
+        `shared pages counted in each). Pss summed over them after the load, MiB: ${pss}.`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function formatRatioTable(rows) {
   const pairs = [...new Set(rows.flatMap((row) => Object.keys(row.ratios)))];
   return table(
