@@ -1,6 +1,29 @@
-// Build config: the library (with types) and the CLI as one self-contained file, so a CGI start-up
-// loads a single module instead of resolving a tree of imports.
+// Build config: the library (with types), and the CLI as dist/cli.js (the bin) plus two chunks.
+//
+// A CGI request starts one process per request, so the file it runs should hold what it needs and
+// little else (docs/performance.md "CGI start-up"): dist/cli.js is one self-contained module with
+// the command dispatch, the CGI runner, the core and the adapters (the adapters inlined lazily:
+// compiled only when an app is not a plain TSGI function). `tsgi fastcgi` and `tsgi dev` are
+// chunks beside it (dist/cli-fastcgi.js, dist/cli-dev.js and their shared dist/cli-chunk-*.js)
+// that cli.js import()s on demand; they bundle their own copy of the core. Ship dist/ whole.
+import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
+
+/** The subcommands main.ts loads with import(), and the dist/ file each one is built to. */
+const COMMAND_CHUNKS: Record<string, string> = {
+  'cli-fastcgi': 'src/cli/fastcgi.ts',
+  'cli-dev': 'src/cli/dev.ts',
+};
+
+/** Leaves main.ts's `import('./fastcgi.js')` and `import('./dev.js')` to the chunks built apart. */
+const commandChunks: Plugin = {
+  name: 'tsgi-command-chunks',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/(fastcgi|dev)\.js$/ }, (args) =>
+      args.importer.endsWith('src/cli/main.ts') ? { path: `./cli-${args.path.slice(2)}`, external: true } : undefined,
+    );
+  },
+};
 
 export default defineConfig([
   {
@@ -17,8 +40,21 @@ export default defineConfig([
     format: ['esm'],
     target: 'node20',
     platform: 'node',
+    // Inline everything else, import() targets too (as lazily run wrappers): one file to load.
     splitting: false,
     sourcemap: false,
     banner: { js: '#!/usr/bin/env node' },
+    esbuildPlugins: [commandChunks],
+  },
+  {
+    entry: COMMAND_CHUNKS,
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    splitting: true,
+    sourcemap: false,
+    esbuildOptions(options) {
+      options.chunkNames = 'cli-chunk-[hash]';
+    },
   },
 ]);

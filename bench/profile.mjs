@@ -15,8 +15,8 @@
 // Files land in bench/results/profile/.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { VARIANTS, startBackend } from './lib/backends.mjs';
 import { startNginx } from './lib/nginx.mjs';
@@ -79,7 +79,8 @@ function categoryOf(callFrame) {
   if (functionName === '(idle)') return 'idle';
   if (functionName === '(garbage collector)') return 'GC';
   if (functionName === '(program)' || functionName === '(root)') return 'V8/native (program)';
-  if (url === `file://${CLI}` || url.includes('/dist/cli.js') || url.includes('/dist/index.js')) return 'tsgi (dist/)';
+  // The pinned build is cli.js plus the chunks it import()s (cli-fastcgi.js, cli-chunk-*.js).
+  if (url.startsWith(`file://${dirname(CLI)}/`) || url.includes('/dist/cli') || url.includes('/dist/index.js')) return 'tsgi (dist/)';
   if (url.includes('/bench/apps/')) return 'app (bench/apps)';
   if (url.includes('/node_modules/')) return 'node_modules';
   if (url.startsWith('node:')) return 'node internals (node:*)';
@@ -88,7 +89,7 @@ function categoryOf(callFrame) {
 }
 
 function shortUrl(url) {
-  return url.replace(`file://${CLI}`, 'dist/cli.js').replace(`file://${REPO}/`, '');
+  return url.replace(`file://${dirname(CLI)}/`, 'dist/').replace(`file://${REPO}/`, '');
 }
 
 /**
@@ -335,13 +336,21 @@ function report(profiles, gcs, straces, options) {
       ),
     );
     if (p.hotLines.length > 0) {
-      const source = readFileSync(CLI, 'utf8').split('\n');
-      out.push('', `## ${p.backend}: hottest lines of tsgi's code (self time; lines of the measured dist/cli.js)\n`);
+      const sources = new Map(); // dist/<file> -> its lines, read from the pinned copy
+      const lineOf = (key) => {
+        const file = key.slice(0, key.lastIndexOf(':'));
+        if (!sources.has(file)) {
+          const path = file.startsWith('dist/') ? join(dirname(CLI), file.slice(5)) : join(REPO, file);
+          sources.set(file, existsSync(path) ? readFileSync(path, 'utf8').split('\n') : []);
+        }
+        return sources.get(file)[Number(key.split(':').pop()) - 1] ?? '';
+      };
+      out.push('', `## ${p.backend}: hottest lines of tsgi's code (self time; lines of the measured build's files)\n`);
       out.push(
         table(
           ['line', 'self µs/req', 'source'],
           p.hotLines.slice(0, options.top).map((l) => {
-            const text = (source[Number(l.line.split(':').pop()) - 1] ?? '').trim().slice(0, 90).replaceAll('|', '\\|');
+            const text = lineOf(l.line).trim().slice(0, 90).replaceAll('|', '\\|');
             return [l.line, perRequest(p, l.selfUs), `\`${text}\``];
           }),
         ),

@@ -1,18 +1,37 @@
-// Pins the build a benchmark measures: a copy of dist/cli.js taken at the start, with its hash.
+// Pins the build a benchmark measures: a copy of dist/cli.js and its chunks taken at the start, with a hash.
 
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DIST_CLI, REPO, useCli } from './paths.mjs';
 
 /**
- * Copies the built CLI (one self-contained file: it imports only node: builtins) to a temporary
- * directory and makes the benchmark run the copy, so a rebuild in the working tree during a run
- * cannot mix two builds in one table. The copy is removed when the process exits.
- * @param source - the CLI to measure: dist/cli.js, or a saved copy of an earlier build (`--cli`),
- *   e.g. `cp dist/cli.js /tmp/before.js` before a change, to compare both on the same machine.
- * @returns its sha256 prefix and when the source file was written.
+ * The files that make up the CLI at `source`: the file itself and, when it is named cli.js, the
+ * chunks tsup builds beside it (`cli-*.js`: the fastcgi and dev subcommands, loaded on demand).
+ * A saved single-file build of an earlier version (`/tmp/before.js`) is just itself.
+ * @returns absolute paths, `source` first, the rest sorted by name.
+ */
+export function cliFiles(source) {
+  if (basename(source) !== 'cli.js') return [source];
+  const dir = dirname(source);
+  const chunks = readdirSync(dir)
+    .filter((name) => name.startsWith('cli-') && name.endsWith('.js'))
+    .sort();
+  return [source, ...chunks.map((name) => join(dir, name))];
+}
+
+/**
+ * Copies the built CLI (dist/cli.js and its chunks; they import only node: builtins and each
+ * other) to a temporary directory and makes the benchmark run the copy, so a rebuild in the
+ * working tree during a run cannot mix two builds in one table. The directory gets a
+ * package.json `{"type":"module"}` as dist/ has through the repository's, so Node loads the copy
+ * as ESM directly rather than detecting its syntax. The copy is removed when the process exits.
+ * @param source - the CLI to measure: dist/cli.js, or a saved copy of an earlier build (`--cli`):
+ *   `cp -r dist /tmp/before` before a change and pass `/tmp/before/cli.js` (its `cli-*.js` chunks
+ *   come along), or a single-file build saved under any name.
+ * @returns the source, a sha256 prefix over every copied file (names and contents, in order) and
+ *   when the source file was written.
  * @throws when the file is missing.
  */
 export function pinBuild(log, source = DIST_CLI) {
@@ -21,13 +40,18 @@ export function pinBuild(log, source = DIST_CLI) {
     log('bench: note: a file under src/ is newer than dist/cli.js; if src/ changed, `npx tsup` first\n');
   }
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-bench-cli-'));
-  const path = join(dir, 'cli.js');
-  copyFileSync(source, path);
-  useCli(path);
+  const hash = createHash('sha256');
+  for (const file of cliFiles(source)) {
+    const name = file === source ? 'cli.js' : basename(file);
+    copyFileSync(file, join(dir, name));
+    hash.update(`${name}\0`).update(readFileSync(join(dir, name)));
+  }
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  useCli(join(dir, 'cli.js'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return {
     source,
-    sha256: createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16),
+    sha256: hash.digest('hex').slice(0, 16),
     builtAt: statSync(source).mtime.toISOString(),
   };
 }

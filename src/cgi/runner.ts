@@ -34,10 +34,12 @@ export interface CgiOptions {
  */
 export async function runCgi(app: App, options: CgiOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
-  const stdin = options.stdin ?? process.stdin;
+  // process.stdin and process.stderr are opened only when used (a body to read, a line to log):
+  // making a stdio stream is a measurable part of a CGI process's start-up.
+  let stdin = options.stdin;
+  const openStdin = (): Readable => (stdin ??= process.stdin);
   const stdout = options.stdout ?? process.stdout;
-  const stderr = options.stderr ?? process.stderr;
-  const log = (line: string): void => void stderr.write(line);
+  const log = (line: string): void => void (options.stderr ?? process.stderr).write(line);
   const errors: ErrorStream = { write: log };
   const controller = new AbortController();
 
@@ -45,7 +47,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   let input: BodyInput | undefined;
   try {
     environ = buildEnviron(env, {
-      input: (contentLength) => (input = stdinInput(stdin, contentLength)),
+      input: (contentLength) => (input = stdinInput(openStdin, contentLength)),
       errors,
       signal: controller.signal,
       multithread: false,
@@ -66,8 +68,8 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   stdout.on('error', onStdoutError);
   const outcome: Outcome = await runApp(app, environ, stdoutSink(stdout, controller.signal), { log });
   stdout.off('error', onStdoutError);
-  if (input !== undefined) await drainUnread(input, stdin);
-  stopReading(stdin);
+  if (input !== undefined && stdin !== undefined) await drainUnread(input, stdin);
+  if (stdin !== undefined) stopReading(stdin);
   return outcome === 'complete' ? 0 : 1;
 }
 
@@ -104,14 +106,18 @@ async function drainUnread(input: BodyInput, stdin: Readable): Promise<void> {
   });
 }
 
-/** tsgi.input over stdin: exactly CONTENT_LENGTH bytes (RFC 3875 §4.2); none when there is no length. */
-function stdinInput(stdin: Readable, contentLength: number | undefined): BodyInput {
+/**
+ * tsgi.input over stdin: exactly CONTENT_LENGTH bytes (RFC 3875 §4.2); none when there is no length.
+ * `openStdin` is called only when there are bytes to read.
+ */
+function stdinInput(openStdin: () => Readable, contentLength: number | undefined): BodyInput {
   // CGI has no other end-of-body marker: without CONTENT_LENGTH there is no body (RFC 3875 §4.2).
   const input = new BodyInput({
     contentLength: contentLength ?? 0,
-    source: { pause: () => stdin.pause(), resume: () => stdin.resume() },
+    source: { pause: () => openStdin().pause(), resume: () => openStdin().resume() },
   });
   if (!input.complete) {
+    const stdin = openStdin();
     stdin.on('data', (chunk: Buffer) => {
       input.push(chunk);
       if (input.complete) stopReading(stdin);

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertNotListening, listeningServerCount, toApp, type AppType } from '../adapters/detect.js';
+import type { AppType } from '../adapters/detect.js';
 import { TsgiError } from '../core/errors.js';
 import type { App } from '../core/types.js';
 
@@ -25,7 +25,7 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
     throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} does not exist`);
   }
   let module: Record<string, unknown>;
-  const listening = listeningServerCount();
+  const listening = listeningServers();
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
@@ -34,7 +34,7 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   }
   // listen(port, host) binds after a DNS lookup tick: give it one before counting listeners.
   await new Promise((resolve) => setImmediate(resolve));
-  assertNotListening(file, listening);
+  if (listeningServers() > listening) (await import('../adapters/detect.js')).assertNotListening(file, listening);
   const names = exportName !== undefined ? [exportName] : ['default', 'app'];
   const name = names.find((n) => module[n] !== undefined);
   if (name === undefined) {
@@ -46,5 +46,37 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
         `export your app function, e.g. "export default function app(environ, startResponse) { ... }"`,
     );
   }
-  return toApp(module[name], type, `export '${name}' of ${file}`);
+  const value = module[name];
+  if (isPlainTsgiApp(value, type)) return value;
+  // Anything else goes through detection and the adapters, loaded only now: a CGI process serving
+  // a plain TSGI app never compiles them (docs/performance.md "CGI start-up").
+  const { toApp } = await import('../adapters/detect.js');
+  return toApp(value, type, `export '${name}' of ${file}`);
+}
+
+/**
+ * Whether `toApp(value, type)` would return `value` itself as a TSGI app, decided without loading
+ * the adapters: a function of 0 or 2 parameters (or any function with `type` `'tsgi'`) that has
+ * none of the methods detection looks for first (`then`, `fetch`, Fastify's `routing`, Koa's and
+ * Express's `use`; docs/adapters.md "Which adapter"). When in doubt it answers false and the full
+ * detection decides.
+ */
+export function isPlainTsgiApp(value: unknown, type?: AppType): value is App {
+  if (typeof value !== 'function' || (type !== undefined && type !== 'tsgi')) return false;
+  const fn = value as ((...args: unknown[]) => unknown) & Record<string, unknown>;
+  if (type === undefined && fn.length !== 0 && fn.length !== 2) return false;
+  return (
+    typeof fn.then !== 'function' &&
+    typeof fn.fetch !== 'function' &&
+    typeof fn.routing !== 'function' &&
+    typeof fn.use !== 'function'
+  );
+}
+
+/**
+ * Listening sockets (TCP and Unix) the process holds, as `listeningServerCount` in
+ * adapters/detect.ts counts them; repeated here so counting does not load the adapters.
+ */
+function listeningServers(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'TCPServerWrap' || name === 'PipeServerWrap').length;
 }

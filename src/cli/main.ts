@@ -1,21 +1,12 @@
 // The tsgi command: `tsgi fastcgi|cgi <app>`, or `tsgi <app>` detecting how it was started.
 
-import { spawn } from 'node:child_process';
-import { Console } from 'node:console';
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import type { AppType } from '../adapters/detect.js';
 import { runCgi } from '../cgi/runner.js';
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { TsgiError } from '../core/errors.js';
-import { startHttpFront } from '../daemon/http-front.js';
-import { stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
-import { DEFAULT_SOCKET_MODE, formatListenAddress, parseListenAddress, stdinIsSocket, type ListenAddress } from '../daemon/listen.js';
-import { FastCgiServer, parseWebServerAddrs } from '../daemon/server.js';
-import { startDevServer } from '../dev/server.js';
 import { loadApp } from './load-app.js';
+import { appType } from './options.js';
 
 const HELP = `tsgi - host a TSGI app behind a web server, over FastCGI or CGI
 
@@ -86,17 +77,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     await cgi(rest[0], env);
     return;
   }
+  // The daemon and the dev server are loaded on demand (separate files of the build, tsup.config.ts):
+  // a CGI request, which starts a process per request, never compiles their code or loads the
+  // node: built-ins they need.
   if (command === 'fastcgi') {
-    await fastcgi(rest);
+    await (await loadCommand(import('./fastcgi.js'))).fastcgiCommand(rest);
     return;
   }
   if (command === 'dev') {
-    await dev(rest);
+    await (await loadCommand(import('./dev.js'))).devCommand(rest, fileURLToPath(import.meta.url));
     return;
   }
   if (command.startsWith('-')) throw new TsgiError('TSGI_USAGE', `tsgi: unknown option ${command}; see tsgi --help`);
+  const { stdinIsSocket, fastcgiCommand } = await loadCommand(import('./fastcgi.js'));
   if (stdinIsSocket()) {
-    await fastcgi([command, ...rest]);
+    await fastcgiCommand([command, ...rest]);
     return;
   }
   process.stderr.write(`tsgi: not started by a web server (no listening socket on fd 0, no GATEWAY_INTERFACE)\n\n`);
@@ -105,11 +100,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
 }
 
 async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
-  // Under CGI, stdout is the response: console.log from the app goes to the error log instead.
-  const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr });
-  console.log = toStderr.log.bind(toStderr);
-  console.info = toStderr.info.bind(toStderr);
-  console.debug = toStderr.debug.bind(toStderr);
+  // Under CGI, stdout is the response: console.log from the app goes to the error log instead. The
+  // Console (and process.stderr under it) is made on first use: opening a stdio stream costs start-up.
+  let toStderr: Console | undefined;
+  const stderrConsole = (): Console => (toStderr ??= new console.Console({ stdout: process.stderr, stderr: process.stderr }));
+  console.log = (...args: unknown[]) => stderrConsole().log(...args);
+  console.info = (...args: unknown[]) => stderrConsole().info(...args);
+  console.debug = (...args: unknown[]) => stderrConsole().debug(...args);
   try {
     if (appSpec === undefined) throw new TsgiError('TSGI_USAGE', 'tsgi: cgi needs the path of the app module');
     const app = await loadApp(appSpec, appType(env.TSGI_TYPE, 'TSGI_TYPE'));
@@ -126,143 +123,16 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
   process.stdout.write('', () => process.exit());
 }
 
-async function fastcgi(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      listen: { type: 'string' },
-      'socket-mode': { type: 'string' },
-      'script-name': { type: 'string' },
-      'max-conns': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      'grace-ms': { type: 'string' },
-      'no-multiplex': { type: 'boolean', default: false },
-      'max-requests-per-conn': { type: 'string' },
-      'idle-timeout-ms': { type: 'string' },
-      'request-timeout-ms': { type: 'string' },
-      'web-server-addrs': { type: 'string' },
-      http: { type: 'string' },
-      type: { type: 'string' },
-    },
-  });
-  const appSpec = positionals[0];
-  if (appSpec === undefined || positionals.length > 1) {
-    throw new TsgiError('TSGI_USAGE', 'tsgi: fastcgi needs exactly one app module; see tsgi --help');
-  }
-  let address: ListenAddress;
-  const systemd = systemdSocket(process.env);
-  if (values.listen !== undefined) {
-    address = parseListenAddress(values.listen);
-  } else if (systemd !== undefined) {
-    address = systemd;
-  } else if (stdinIsSocket()) {
-    address = { kind: 'fd', fd: 0 };
-  } else {
-    throw new TsgiError(
-      'TSGI_USAGE',
-      'tsgi: no --listen given and fd 0 is not a listening socket; use e.g. --listen 127.0.0.1:9000',
-    );
-  }
-  const socketMode = values['socket-mode'] === undefined ? DEFAULT_SOCKET_MODE : parseInt(values['socket-mode'], 8);
-  if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777) {
-    throw new TsgiError('TSGI_USAGE', `tsgi: invalid --socket-mode ${values['socket-mode']}; use octal like 0660`);
-  }
-  const log = (line: string): void => void process.stderr.write(line);
-  const app = await loadApp(appSpec, appType(values.type, '--type'));
-  const server = new FastCgiServer({
-    app,
-    log,
-    scriptName: values['script-name'],
-    maxConns: positiveInt(values['max-conns'], '--max-conns', 1024),
-    maxBodyBytes: positiveInt(values['max-body-bytes'], '--max-body-bytes', 1024 ** 3),
-    multiplex: !values['no-multiplex'],
-    maxRequestsPerConnection: positiveInt(values['max-requests-per-conn'], '--max-requests-per-conn', 100),
-    idleTimeoutMs: positiveInt(values['idle-timeout-ms'], '--idle-timeout-ms', 120_000),
-    requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 60_000),
-    webServerAddrs: parseWebServerAddrs(values['web-server-addrs'] ?? process.env.FCGI_WEB_SERVER_ADDRS),
-    // A process manager that hands us a socket on fd 0 (mod_fcgid, spawn-fcgi) may start several.
-    multiprocess: address.kind === 'fd' && systemd === undefined,
-  });
-  const bound = await server.listen(address, socketMode);
-  const targets: Stoppable[] = [server];
-  if (values.http !== undefined) {
-    const front = parseListenAddress(values.http);
-    if (front.kind !== 'tcp' || bound.kind === 'fd') {
-      throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT and a daemon --listen address it can connect to');
-    }
-    const upstream = bound.kind === 'tcp' ? { host: bound.host, port: bound.port } : { path: bound.path };
-    const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream, log });
-    log(
-      `tsgi: development HTTP front on http://${formatListenAddress({ ...front, port: http.address.port })}/ ` +
-        `-> fastcgi ${formatListenAddress(bound)} (development only: put nginx or Apache in front in production)\n`,
-    );
-    targets.push({ close: () => http.close(), destroy: () => void http.close() });
-  }
-  stopOnSignals(targets, log, positiveInt(values['grace-ms'], '--grace-ms', 30_000));
-}
-
-async function dev(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8000' },
-      'script-name': { type: 'string' },
-      type: { type: 'string' },
-      watch: { type: 'boolean', default: false },
-    },
-  });
-  const appSpec = positionals[0];
-  if (appSpec === undefined || positionals.length > 1) {
-    throw new TsgiError('TSGI_USAGE', 'tsgi: dev needs exactly one app module; see tsgi --help');
-  }
-  if (values.watch) {
-    // ESM modules cannot be unloaded: restart the whole process on change, as `node --watch` does.
-    const self = fileURLToPath(import.meta.url);
-    const child = spawn(
-      process.execPath,
-      ['--watch-path', dirname(resolve(appSpec)), self, 'dev', ...args.filter((a) => a !== '--watch')],
-      { stdio: 'inherit' },
-    );
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-    child.on('exit', (code) => (process.exitCode = code ?? 1));
-    return;
-  }
-  const log = (line: string): void => void process.stderr.write(line);
-  const app = await loadApp(appSpec, appType(values.type, '--type'));
-  const server = await startDevServer({
-    app,
-    host: values.host,
-    port: Number(values.port),
-    scriptName: values['script-name'] ?? '',
-    log,
-  });
-  log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
-  stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000);
-}
-
 /**
- * The first socket systemd passed us (socket activation: LISTEN_PID is our pid, LISTEN_FDS >= 1;
- * the sockets start at fd 3), or undefined when we were not socket-activated.
+ * TsgiError classes whose messages are printed alone, without a stack: this module's, and the one
+ * each loaded command module brings (in the build, those bundle their own copy of the core).
  */
-function systemdSocket(env: NodeJS.ProcessEnv): ListenAddress | undefined {
-  if (env.LISTEN_PID !== String(process.pid) || !(Number(env.LISTEN_FDS) >= 1)) return undefined;
-  return { kind: 'fd', fd: 3 };
-}
+const tsgiErrors: Array<typeof TsgiError> = [TsgiError];
 
-function appType(value: string | undefined, option: string): AppType | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (value === 'tsgi' || value === 'fetch' || value === 'node') return value;
-  throw new TsgiError('TSGI_USAGE', `tsgi: invalid ${option} ${value}; use tsgi, fetch or node`);
-}
-
-function positiveInt(text: string | undefined, option: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new TsgiError('TSGI_USAGE', `tsgi: invalid ${option} ${text}`);
-  return value;
+async function loadCommand<M extends { TsgiError: typeof TsgiError }>(loading: Promise<M>): Promise<M> {
+  const module = await loading;
+  if (!tsgiErrors.includes(module.TsgiError)) tsgiErrors.push(module.TsgiError);
+  return module;
 }
 
 function version(): string {
@@ -275,7 +145,8 @@ function version(): string {
 }
 
 main(process.argv.slice(2), process.env).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof TsgiError ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
+  const expected = tsgiErrors.some((type) => error instanceof type);
+  process.stderr.write(`${expected && error instanceof Error ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
   // Exit now: an app module that failed to load may have left handles open (timers, a listener).
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 // Tests the CGI runner over in-memory stdin/stdout streams (RFC 3875 §4, §6).
 
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCgi } from '../../src/cgi/runner.js';
 import type { App } from '../../src/core/types.js';
 
@@ -128,6 +128,48 @@ describe('runCgi', () => {
     expect(bodySent).toBe(true);
     expect(r.stdin.readableLength).toBe(0);
     expect(r.out().endsWith('nope')).toBe(true);
+  });
+
+  describe('opens process.stdin and process.stderr only when needed (CGI start-up cost)', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it('leaves both unopened for a request without a body that logs nothing', async () => {
+      const stdin = vi.spyOn(process, 'stdin', 'get');
+      const stderr = vi.spyOn(process, 'stderr', 'get');
+      const stdout = new PassThrough();
+      stdout.resume();
+      const code = await runCgi((_env, start) => {
+        start('200 OK', []);
+        return ['ok'];
+      }, { env: CGI_ENV, stdout });
+      expect(code).toBe(0);
+      expect(stdin).not.toHaveBeenCalled();
+      expect(stderr).not.toHaveBeenCalled();
+    });
+
+    it('opens stdin for a body and stderr for a log line', async () => {
+      const body = new PassThrough();
+      body.end('abc');
+      const stdin = vi.spyOn(process, 'stdin', 'get').mockReturnValue(body as unknown as typeof process.stdin);
+      const logged: string[] = [];
+      const errors = new PassThrough();
+      errors.on('data', (chunk: Buffer) => logged.push(chunk.toString()));
+      const stderr = vi.spyOn(process, 'stderr', 'get').mockReturnValue(errors as unknown as typeof process.stderr);
+      const stdout = new PassThrough();
+      const out: Buffer[] = [];
+      stdout.on('data', (chunk: Buffer) => out.push(chunk));
+      const code = await runCgi(async (env, start) => {
+        const data = await env['tsgi.input'].readAll();
+        env['tsgi.errors'].write('read the body\n');
+        start('200 OK', []);
+        return [data];
+      }, { env: { ...CGI_ENV, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '3' }, stdout });
+      expect(code).toBe(0);
+      expect(stdin).toHaveBeenCalled();
+      expect(stderr).toHaveBeenCalled();
+      expect(Buffer.concat(out).toString().endsWith('\r\n\r\nabc')).toBe(true);
+      expect(logged.join('')).toBe('read the body\n');
+    });
   });
 
   it('does not read stdin when there is no CONTENT_LENGTH', async () => {

@@ -1,11 +1,11 @@
 // Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -119,11 +119,64 @@ describe('tsgi command', () => {
     [['fastcgi', 'test/fixtures/not-an-app.mjs', '--listen', '127.0.0.1:0'], "export 'default' of"],
     [['fastcgi', 'test/fixtures/not-an-app.mjs#missing', '--listen', '127.0.0.1:0'], "has no export 'missing' (it exports: default, other)"],
     [['fastcgi', HELLO, '--listen', 'nonsense'], 'invalid --listen "nonsense"'],
+    // The dev and fastcgi subcommands are chunks with their own copy of the core's TsgiError.
+    [['dev', '/nonexistent/app.mjs', '--port', '0'], '/nonexistent/app.mjs does not exist'],
+    [['dev', HELLO, '--port', 'x', '--type', 'nope'], 'tsgi: invalid --type nope; use tsgi, fetch or node'],
   ])('gives one clear message for %j', (args, message) => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  describe('CGI start-up: dist/cli.js alone serves a CGI request (docs/performance.md "CGI start-up")', () => {
+    /** dist/cli.js copied alone, as in a package: no chunk files beside it. */
+    let alone: string;
+    /** A preload that prints the node: built-ins the process loaded, one per line, at exit. */
+    let builtins: string;
+    let dir: string;
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'tsgi-cli-alone-'));
+      alone = join(dir, 'cli.js');
+      copyFileSync(CLI, alone);
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+      builtins = join(dir, 'builtins.cjs');
+      writeFileSync(
+        builtins,
+        [
+          "const opened = [];",
+          "for (const name of ['stdin', 'stderr']) {",
+          "  const { get } = Object.getOwnPropertyDescriptor(process, name);",
+          "  Object.defineProperty(process, name, { configurable: true, get() { opened.push(name); return get.call(process); } });",
+          "}",
+          "process.on('exit', () => require('node:fs').writeSync(2, '\\n' + process.moduleLoadList",
+          "  .filter((m) => m.startsWith('NativeModule ')).map((m) => 'builtin ' + m.slice(13))",
+          "  .concat(opened.map((name) => 'opened ' + name)).join('\\n') + '\\n'));",
+        ].join('\n'),
+      );
+    });
+    const run = (app: string, env: Record<string, string>) =>
+      spawnSync(process.execPath, ['-r', builtins, alone, 'cgi', app], { env, encoding: 'latin1', timeout: 15_000 });
+
+    it('serves a TSGI app without loading node:http, node:child_process or the daemon', () => {
+      const r = run(HELLO, CGI_ENV);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('Hello from tsgi!');
+      const loaded = r.stderr.split('\n').filter((line) => line.startsWith('builtin ')).map((line) => line.slice(8));
+      expect(loaded).toContain('fs'); // the preload ran
+      for (const unused of ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args']) {
+        expect(loaded).not.toContain(unused);
+      }
+      // A GET that logs nothing opens neither stdin nor stderr (each stdio stream costs start-up).
+      expect(r.stderr.split('\n').filter((line) => line.startsWith('opened '))).toEqual([]);
+    });
+
+    it('serves an Express app through the node:http adapter, which cli.js holds itself', () => {
+      const r = run(join(ROOT, 'examples', 'express.mjs'), { ...CGI_ENV, PATH_INFO: '/users/7' });
+      expect(r.status).toBe(0);
+      expect(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)).toBe('{"id":"7"}');
+    });
   });
 
   it('exits once the CGI response is written, even when the app left a timer running', () => {

@@ -2,8 +2,8 @@
 //
 // Copies rather than links: the checkout may sit in a directory www-data cannot read (e.g. /root),
 // and Apache runs CGI scripts as www-data.
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { execPath } from 'node:process';
 import { FIXTURE_APP, requireCli } from './paths.js';
 
@@ -14,7 +14,7 @@ export interface CgiInstall {
   cliPath: string;
 }
 
-/** Puts `<prefix>/bin/tsgi` (runs this node on the copied bundle) and `<prefix>/lib/cli.js` in place. */
+/** Puts `<prefix>/bin/tsgi` (runs this node on the copied bundle) and `<prefix>/lib/cli.js` (with its chunks) in place. */
 export async function installCli(prefix: string): Promise<CgiInstall> {
   const cli = requireCli();
   const binDir = join(prefix, 'bin');
@@ -23,6 +23,12 @@ export async function installCli(prefix: string): Promise<CgiInstall> {
   await mkdir(libDir, { recursive: true });
   const cliPath = join(libDir, 'cli.js');
   await copyFile(cli, cliPath);
+  // dist/cli.js import()s its subcommands' chunks (cli-*.js: fastcgi, dev) from beside it.
+  for (const name of await readdir(dirname(cli))) {
+    if (name.startsWith('cli-') && name.endsWith('.js')) await copyFile(join(dirname(cli), name), join(libDir, name));
+  }
+  // Said, not guessed: without it Node first tries the copy as CommonJS (a few ms per CGI request).
+  await writeFile(join(libDir, 'package.json'), '{"type":"module"}\n');
   // An absolute node path: the CGI PATH need not contain node (CI may use a node outside /usr/bin).
   await writeFile(join(binDir, 'tsgi'), `#!/bin/sh\nexec "${execPath}" "${cliPath}" "$@"\n`);
   await chmod(join(binDir, 'tsgi'), 0o755);

@@ -1,0 +1,64 @@
+// The `tsgi dev` subcommand: options -> the development-only HTTP server, or a --watch supervisor.
+//
+// Loaded by main.ts with import() only for `tsgi dev`, so a CGI request never loads node:http or
+// node:child_process.
+
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TsgiError } from '../core/errors.js';
+import { stopOnSignals } from '../daemon/lifecycle.js';
+import { startDevServer } from '../dev/server.js';
+import { loadApp } from './load-app.js';
+import { appType } from './options.js';
+
+// For main.ts, to tell this module's TsgiError (the built chunk has its own copy of the core) from a crash.
+export { TsgiError };
+
+/**
+ * Runs `tsgi dev <app> [--host H] [--port N] [--script-name P] [--type T] [--watch]`.
+ * @param args - the arguments after `dev`.
+ * @param cliPath - the file to re-run under `--watch` (the CLI's entry, dist/cli.js: this module
+ *   may be a separate chunk, so its own `import.meta.url` would be the wrong file).
+ * @returns once the server listens (or the watched child is started).
+ * @throws {TsgiError} code `TSGI_USAGE` for a bad option, `TSGI_LOAD_APP` when the app cannot be loaded.
+ */
+export async function devCommand(args: string[], cliPath: string): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8000' },
+      'script-name': { type: 'string' },
+      type: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+    },
+  });
+  const appSpec = positionals[0];
+  if (appSpec === undefined || positionals.length > 1) {
+    throw new TsgiError('TSGI_USAGE', 'tsgi: dev needs exactly one app module; see tsgi --help');
+  }
+  if (values.watch) {
+    // ESM modules cannot be unloaded: restart the whole process on change, as `node --watch` does.
+    const child = spawn(
+      process.execPath,
+      ['--watch-path', dirname(resolve(appSpec)), cliPath, 'dev', ...args.filter((a) => a !== '--watch')],
+      { stdio: 'inherit' },
+    );
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+    child.on('exit', (code) => (process.exitCode = code ?? 1));
+    return;
+  }
+  const log = (line: string): void => void process.stderr.write(line);
+  const app = await loadApp(appSpec, appType(values.type, '--type'));
+  const server = await startDevServer({
+    app,
+    host: values.host,
+    port: Number(values.port),
+    scriptName: values['script-name'] ?? '',
+    log,
+  });
+  log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
+  stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000);
+}
