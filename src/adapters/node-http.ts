@@ -3,7 +3,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { TsgiError } from '../core/errors.js';
 import { isToken } from '../core/headers.js';
-import type { App, Body, Environ, HeaderList } from '../core/types.js';
+import type { App, Environ, HeaderList } from '../core/types.js';
 import { isFieldValue, requestHost } from './environ-request.js';
 import { ExchangeSocket } from './node-socket.js';
 import { statusLine } from './reason-phrase.js';
@@ -40,15 +40,22 @@ export interface NodeTarget {
 /** Largest request head node:http accepts here; the front server already enforced its own limit. */
 const MAX_REQUEST_HEAD_BYTES = 1024 * 1024;
 const DEFAULT_HIGH_WATER_MARK = 16384;
+/** Idle in-memory connections kept for reuse, per app. */
+const MAX_IDLE_CONNECTIONS = 64;
+/** Where `req` keeps its environ, for {@link environOf}. */
+const ENVIRON = Symbol('tsgi.environ');
 const TEXT_PLAIN: HeaderList = [['Content-Type', 'text/plain; charset=utf-8']];
 
 /**
- * Turns a node:http listener into a TSGI app, using only public Node APIs and patching nothing.
- * Each request gets a real `http.IncomingMessage` and `http.ServerResponse`, made by a private
- * `http.Server` (never listening) from an in-memory connection: the request is rebuilt as HTTP/1.1
- * (method, `req.url` as {@link NodeHttpOptions.includeScriptName} says, headers from `HTTP_*` and
- * CONTENT_*, HTTP/1.0 or 1.1 from SERVER_PROTOCOL) and what the response writes is parsed back. So
- * every framework sees the objects it was written for, with their real behaviour:
+ * Turns a node:http listener into a TSGI app, patching no global and no prototype. Each request
+ * gets a real `http.IncomingMessage` and `http.ServerResponse`, made by a private `http.Server`
+ * (never listening) from an in-memory connection: the request is rebuilt as HTTP/1.1 (method,
+ * `req.url` as {@link NodeHttpOptions.includeScriptName} says, headers from `HTTP_*` and CONTENT_*,
+ * HTTP/1.0 or 1.1 from SERVER_PROTOCOL). The response's status and fields are taken from the head
+ * Node builds (its `_storeHeader`, wrapped on each response instance) and its body bytes come over
+ * the connection unframed. Connections are reused for the next request from the same client
+ * connection of the front server, as keep-alive connections are (docs/adapters.md). So every
+ * framework sees the objects it was written for, with their real behaviour:
  * - `req` is a Readable of the body, pulled from `tsgi.input` as the listener reads it (at most
  *   Node's 16 KiB request buffer plus one chunk ahead); `req.socket` carries `remoteAddress`,
  *   `remotePort` and `encrypted` (https) from the environ;
@@ -79,13 +86,18 @@ export function fromNodeHttp(listener: NodeListener, options: NodeHttpOptions = 
   }
   const includeScriptName = options.includeScriptName ?? false;
   const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-  let host: Promise<Server> | undefined;
+  let starting: Promise<Host> | undefined;
+  let started: Host | undefined;
+  const start = (): Promise<Host> =>
+    (starting ??= hostServer(listener, options, highWaterMark).then(
+      (host) => (started = host),
+      (error: unknown) => {
+        starting = undefined; // let the next request try again
+        throw error;
+      },
+    ));
   return async (environ, startResponse) => {
-    host ??= hostServer(listener, options).catch((error: unknown) => {
-      host = undefined; // let the next request try again
-      throw error;
-    });
-    const server = await host;
+    const host = started ?? (await start());
     const hostHeader = requestHost(environ);
     if (!isToken(environ.REQUEST_METHOD) || !isFieldValue(hostHeader)) {
       environ['tsgi.errors'].write(
@@ -94,17 +106,18 @@ export function fromNodeHttp(listener: NodeListener, options: NodeHttpOptions = 
       startResponse('400 Bad Request', TEXT_PLAIN);
       return ['Bad Request\n'];
     }
-    const socket = new ExchangeSocket(environ, { includeScriptName, highWaterMark, host: hostHeader });
-    socket.connect(server);
+    const key = connectionKey(environ);
+    const socket = host.connection(key, environ);
+    socket.send(host.server, environ, { includeScriptName, host: hostHeader });
     try {
-      const head = await socket.head();
+      const pending = socket.head();
+      const head = pending instanceof Promise ? await pending : pending;
       startResponse(statusLine(head.status, head.reason), endToEndHeaders(head.headers));
     } catch (error) {
       socket.close();
       throw error;
     }
-    const body: Body = { [Symbol.asyncIterator]: () => socket, close: () => socket.close() };
-    return body;
+    return new ExchangeBody(socket, host, key);
   };
 }
 
@@ -114,7 +127,7 @@ export function fromNodeHttp(listener: NodeListener, options: NodeHttpOptions = 
  * `tsgi.errors`).
  */
 export function environOf(req: IncomingMessage): Environ | undefined {
-  return req.socket instanceof ExchangeSocket ? req.socket.environ : undefined;
+  return (req as IncomingMessage & { [ENVIRON]?: Environ })[ENVIRON];
 }
 
 /**
@@ -158,10 +171,108 @@ export function nodeListenerOf(value: unknown): NodeTarget | undefined {
   return undefined;
 }
 
-/** The private server whose parser and ServerResponse every request of this app goes through. */
-async function hostServer(listener: NodeListener, options: NodeHttpOptions): Promise<Server> {
+/** The ServerResponse internals the adapter takes the response head from (see `storeHeader`). */
+interface ResponseInternals {
+  _header: string | null;
+  _headerSent: boolean;
+  chunkedEncoding: boolean;
+  _storeHeader(firstLine: string, headers: unknown): void;
+}
+
+/** Node's own `_storeHeader`, which `storeHeader` runs first; set with the first host server. */
+let nodeStoreHeader: ResponseInternals['_storeHeader'] | undefined;
+
+/**
+ * The private server whose parser and ServerResponse every request of this app goes through, and
+ * its idle connections. A connection is reused only for the next request from the same client
+ * connection of the front server (REMOTE_ADDR, REMOTE_PORT, SERVER_ADDR, SERVER_PORT, scheme): the
+ * `req.socket` fields a listener may still read after its response are then the same for both,
+ * as on a keep-alive TCP connection. At most {@link MAX_IDLE_CONNECTIONS} wait, the oldest go first.
+ */
+class Host {
+  readonly server: Server;
+  readonly #highWaterMark: number;
+  readonly #idle = new Map<string, ExchangeSocket>();
+
+  constructor(server: Server, highWaterMark: number) {
+    this.server = server;
+    this.#highWaterMark = highWaterMark;
+  }
+
+  /** An idle connection of this client connection that can carry a request, or a new one. */
+  connection(key: string, environ: Environ): ExchangeSocket {
+    const idle = this.#idle.get(key);
+    if (idle !== undefined) {
+      this.#idle.delete(key);
+      if (idle.reusable()) return idle;
+      idle.destroy();
+    }
+    return new ExchangeSocket(environ, this.#highWaterMark);
+  }
+
+  /** The driver is done with `socket`'s response: keep the connection for the next request, or close it. */
+  release(socket: ExchangeSocket, key: string): void {
+    if (!socket.close()) return; // closed already: the response was not complete
+    // Node finishes the response ('finish', then it lets go of the connection) a tick or two from
+    // now; `connection()` checks that it did before reusing it.
+    if (!socket.poolable()) {
+      setImmediate(destroySocket, socket);
+      return;
+    }
+    const previous = this.#idle.get(key);
+    if (previous !== undefined) {
+      this.#idle.delete(key);
+      previous.destroy();
+    }
+    this.#idle.set(key, socket);
+    if (this.#idle.size > MAX_IDLE_CONNECTIONS) {
+      const oldest = this.#idle.keys().next().value as string;
+      this.#idle.get(oldest)?.destroy();
+      this.#idle.delete(oldest);
+    }
+  }
+}
+
+/** The TSGI body of one response: the socket's chunks until the end of that response. */
+class ExchangeBody implements AsyncIterator<Uint8Array> {
+  readonly #socket: ExchangeSocket;
+  readonly #host: Host;
+  readonly #key: string;
+  readonly #generation: number;
+
+  constructor(socket: ExchangeSocket, host: Host, key: string) {
+    this.#socket = socket;
+    this.#host = host;
+    this.#key = key;
+    this.#generation = socket.generation;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    return this.#socket.next();
+  }
+
+  close(): void {
+    if (this.#socket.generation === this.#generation) this.#host.release(this.#socket, this.#key);
+  }
+}
+
+/** Which client connection of the front server a request came on (see {@link Host}). */
+function connectionKey(environ: Environ): string {
+  return `${environ.REMOTE_ADDR} ${environ.REMOTE_PORT} ${environ.SERVER_ADDR} ${environ.SERVER_PORT} ${environ['tsgi.url_scheme']}`;
+}
+
+function destroySocket(socket: ExchangeSocket): void {
+  socket.destroy();
+}
+
+async function hostServer(listener: NodeListener, options: NodeHttpOptions, highWaterMark: number): Promise<Host> {
   const http = await import('node:http');
   if (options.ready !== undefined) await options.ready();
+  nodeStoreHeader ??= (http.OutgoingMessage.prototype as unknown as ResponseInternals)._storeHeader;
   const includeScriptName = options.includeScriptName ?? false;
   const server = http.createServer({ maxHeaderSize: MAX_REQUEST_HEAD_BYTES }, (req, res) =>
     dispatch(listener, req, res, includeScriptName),
@@ -169,7 +280,28 @@ async function hostServer(listener: NodeListener, options: NodeHttpOptions): Pro
   server.on('clientError', (error: Error, socket: unknown) => {
     if (socket instanceof ExchangeSocket) socket.refuse(error);
   });
-  return server;
+  return new Host(server, highWaterMark);
+}
+
+/**
+ * `res._storeHeader` of every response, set on the instance (it survives Express swapping the
+ * prototype): Node builds the head as always, then the exchange takes status and fields from it,
+ * and the response is told the head is sent and the body unchunked, so neither is written only to
+ * be parsed back. A response on anything but an exchange socket is left as Node made it.
+ */
+function storeHeader(this: ServerResponse & ResponseInternals, firstLine: string, headers: unknown): void {
+  (nodeStoreHeader as ResponseInternals['_storeHeader']).call(this, firstLine, headers);
+  const socket = this.socket;
+  if (socket instanceof ExchangeSocket && socket.takeHead(this, this.req.method ?? 'GET')) {
+    this._headerSent = true;
+    this.chunkedEncoding = false;
+  }
+}
+
+/** 'prefinish' of every response: its last byte went to the connection. */
+function onPrefinish(this: ServerResponse): void {
+  const socket = this.socket;
+  if (socket instanceof ExchangeSocket) socket.endOfResponse();
 }
 
 function dispatch(listener: NodeListener, req: IncomingMessage, res: ServerResponse, includeScriptName: boolean): void {
@@ -179,6 +311,9 @@ function dispatch(listener: NodeListener, req: IncomingMessage, res: ServerRespo
     return;
   }
   res.sendDate = false; // the front server dates the response (nginx, Apache); two Date fields would conflict
+  (res as ServerResponse & ResponseInternals)._storeHeader = storeHeader;
+  res.on('prefinish', onPrefinish);
+  (req as IncomingMessage & { [ENVIRON]?: Environ })[ENVIRON] = socket.environ;
   if (!includeScriptName) {
     const extra = req as IncomingMessage & { originalUrl?: string; baseUrl?: string };
     extra.originalUrl = socket.originalUrl;
@@ -186,7 +321,10 @@ function dispatch(listener: NodeListener, req: IncomingMessage, res: ServerRespo
   }
   try {
     const result = listener(req, res);
-    if (isThenable(result)) result.then(undefined, (error: unknown) => socket.fail(error));
+    if (isThenable(result)) {
+      const environ = socket.environ;
+      result.then(undefined, (error: unknown) => socket.fail(error, environ));
+    }
   } catch (error) {
     socket.fail(error);
   }

@@ -1,13 +1,22 @@
-// Connects one TSGI request to a node:http Server through an in-memory socket, from the HTTP client's side.
+// Connects TSGI requests to a node:http Server through an in-memory socket, from the HTTP client's side.
 //
 // The Server is given this Duplex as if a client had connected: `server.emit('connection', socket)`
 // is public API (Node docs, http.Server event 'connection': "This event can also be explicitly
 // emitted by users to inject connections into the HTTP server. In that case, any Duplex stream can
-// be passed"; nodejs/node#16267). The readable side carries the request
-// rebuilt as HTTP/1.1 bytes: the head at once, the body pulled from `tsgi.input` as Node reads it.
-// The writable side receives what ServerResponse writes, parsed back into a head and body chunks.
+// be passed"; nodejs/node#16267). The readable side carries the request rebuilt as HTTP/1.1 bytes:
+// the head at once, the body pulled from `tsgi.input` as Node reads it.
+//
+// The response takes the short way back. The ServerResponse hands its status line and header block
+// to `takeHead` (called from its `_storeHeader`, see node-http.ts) instead of writing them, and
+// writes its body unframed (no chunked encoding), so what reaches the writable side is body bytes
+// only; `endOfResponse` marks the end in the same stream, after the last of them. Bytes written
+// before any head (interim 1xx responses, a listener writing raw HTTP to `req.socket`, the 400 of
+// `refuse`) go through HttpResponseParser instead, as every response once did.
 // Node's write callback is held until the TSGI server has taken the chunk, so `res.write()` returns
 // false and 'drain' follows exactly as on a slow TCP connection.
+//
+// A connection serves one request at a time and, when that request ended cleanly, the next one
+// (HTTP/1.1 keep-alive): `reusable` says when; node-http.ts keeps the pool.
 
 import { Duplex } from 'node:stream';
 import { RequestAbortedError, TsgiError } from '../core/errors.js';
@@ -15,25 +24,46 @@ import type { Environ } from '../core/types.js';
 import { bodyFraming, requestHeaders, requestTarget, type BodyFraming } from './environ-request.js';
 import { HttpResponseParser, type ParseEvent, type ResponseHead } from './http-response-parser.js';
 
-/** What the exchange needs besides the environ. */
+/** What an exchange needs besides the environ. */
 export interface ExchangeOptions {
   /** `req.url` starts with SCRIPT_NAME (true) or is relative to the mount point (false). */
   includeScriptName: boolean;
-  /** Response bytes Node may queue before `res.write()` returns false. */
-  highWaterMark: number;
   /** The Host field value, already checked. */
   host: string;
+}
+
+/** The parts of a ServerResponse that `takeHead` reads: its serialized head, as Node stored it. */
+export interface StoredHead {
+  /** `HTTP/1.1 200 OK\r\nName: value\r\n…\r\n\r\n`, Latin-1 (Node refuses characters above U+00FF). */
+  readonly _header: string | null;
 }
 
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+/** Written after the last body byte of a response that `takeHead` took; compared by identity. */
+const END_OF_RESPONSE = Buffer.alloc(0);
+
+/** Where the response stands. */
+const enum Response {
+  /** No head yet: bytes written now go to the fallback parser. */
+  Waiting,
+  /** `takeHead` has the head: bytes written now are body bytes. */
+  Direct,
+  /** The fallback parser found the head: every byte goes through it. */
+  Parsed,
+  /** Complete. */
+  Ended,
+  /** Failed or cut off: `#error` says why. */
+  Failed,
+}
 
 /**
- * The in-memory connection of one request. Frameworks read the `net.Socket` fields they use from
- * `req.socket`: `remoteAddress`/`remotePort`/`remoteFamily` (REMOTE_ADDR/REMOTE_PORT),
+ * The in-memory connection of one request at a time. Frameworks read the `net.Socket` fields they
+ * use from `req.socket`: `remoteAddress`/`remotePort`/`remoteFamily` (REMOTE_ADDR/REMOTE_PORT),
  * `localAddress`/`localPort` (SERVER_ADDR/SERVER_PORT), and `encrypted` (true for https, which is
- * how Express's `req.protocol` and Koa's `ctx.protocol` detect TLS).
+ * how Express's `req.protocol` and Koa's `ctx.protocol` detect TLS). A reused connection keeps them
+ * (node-http.ts only reuses it for requests from the same client connection of the front server).
  */
 export class ExchangeSocket extends Duplex {
   readonly remoteAddress: string | undefined;
@@ -44,41 +74,42 @@ export class ExchangeSocket extends Duplex {
   readonly encrypted: true | undefined;
   readonly connecting = false;
   readonly pending = false;
-  /** The request this connection carries. */
-  readonly environ: Environ;
+  /** The request this connection carries now. */
+  environ: Environ;
   /** SCRIPT_NAME + PATH_INFO re-quoted + `?` + QUERY_STRING: what Express calls `originalUrl`. */
-  readonly originalUrl: string;
-  readonly #options: ExchangeOptions;
-  readonly #framing: BodyFraming;
-  readonly #parser: HttpResponseParser;
-  readonly #head: Promise<ResponseHead>;
-  #resolveHead!: (head: ResponseHead) => void;
-  #rejectHead!: (error: unknown) => void;
-  readonly #queue: Uint8Array[] = [];
+  originalUrl = '';
+  /** Which request of this connection is current; a body handed out for an earlier one is inert. */
+  generation = 0;
+  #connected = false;
+  #framing: BodyFraming = { kind: 'none' };
+  #bodyDone = true;
+  #headPushed = false;
+  #reading = false;
+  #state = Response.Waiting;
+  #parser: HttpResponseParser | undefined;
+  #head: ResponseHead | undefined;
+  #headWaiter: { resolve: (head: ResponseHead) => void; reject: (error: unknown) => void } | undefined;
+  /** Body bytes still to come under the head's Content-Length; -1 when it has none. */
+  #remaining = -1;
+  #queue: Uint8Array[] = [];
   #held: (() => void) | undefined;
   #waiter: (() => void) | undefined;
-  #ended = false;
   #error: unknown = undefined;
-  #bodyDone: boolean;
-  #reading = false;
   #responseBytes = false;
+  #watching = false;
+  /** Bytes of the write whose callback is held. */
+  #heldBytes = 0;
   readonly #onAbort = (): void => void this.destroy();
 
-  constructor(environ: Environ, options: ExchangeOptions) {
+  /**
+   * @param environ - the first request; the connection's address fields come from it.
+   * @param highWaterMark - response bytes Node may queue before `res.write()` returns false.
+   */
+  constructor(environ: Environ, highWaterMark: number) {
     // readableHighWaterMark 0: nothing is pulled from tsgi.input into this socket while Node has
     // paused it, so the read-ahead is only what Node's parser has pushed into `req` (its own mark).
-    super({ allowHalfOpen: true, readableHighWaterMark: 0, writableHighWaterMark: options.highWaterMark });
+    super({ allowHalfOpen: true, readableHighWaterMark: 0, writableHighWaterMark: highWaterMark });
     this.environ = environ;
-    this.#options = options;
-    this.#framing = bodyFraming(environ);
-    this.#bodyDone = this.#framing.kind === 'none' || (this.#framing.kind === 'length' && this.#framing.length === 0);
-    this.#parser = new HttpResponseParser(environ.REQUEST_METHOD);
-    this.#head = new Promise((resolve, reject) => {
-      this.#resolveHead = resolve;
-      this.#rejectHead = reject;
-    });
-    this.#head.catch(() => {}); // observed through head(); never an unhandled rejection
-    this.originalUrl = requestTarget(environ, true);
     const port = Number(environ.REMOTE_PORT);
     this.remoteAddress = stringOr(environ.REMOTE_ADDR);
     this.remotePort = Number.isInteger(port) && port > 0 ? port : undefined;
@@ -88,32 +119,103 @@ export class ExchangeSocket extends Duplex {
     this.encrypted = environ['tsgi.url_scheme'] === 'https' ? true : undefined;
   }
 
-  /** Hands the connection to `server` (as its TCP listener would) and sends the request head. */
-  connect(server: { emit(event: 'connection', socket: Duplex): boolean }): void {
-    const signal = this.environ['tsgi.signal'];
+  /**
+   * Sends one request over this connection: hands the connection to `server` the first time (as its
+   * TCP listener would), then writes the request head. A listener that answers synchronously has
+   * answered when this returns; otherwise the connection now follows `tsgi.signal`, which is made
+   * only then (an AbortSignal costs microseconds a finished response does not need).
+   */
+  send(server: { emit(event: 'connection', socket: Duplex): boolean }, environ: Environ, options: ExchangeOptions): void {
+    this.#begin(environ);
+    if (!this.#connected) {
+      this.#connected = true;
+      server.emit('connection', this);
+      // A Readable delivers its first push a tick later unless a read has already happened
+      // (`state.sync`); this empty read (no body is pulled before the head) lets Node parse the head,
+      // and a synchronous listener answer, within this call, as on a reused connection.
+      this.read(0);
+    }
+    this.#headPushed = true;
+    this.push(this.#requestHead(options));
+    if (this.#state === Response.Ended || this.#state === Response.Failed || this.destroyed) return;
+    const signal = environ['tsgi.signal'];
     if (signal.aborted) {
       this.#fail(new RequestAbortedError());
+      this.destroy();
       return;
     }
+    this.#watching = true;
     signal.addEventListener('abort', this.#onAbort, { once: true });
-    server.emit('connection', this);
-    this.push(this.#requestHead());
   }
 
-  /** Resolves with the response head; rejects when the listener failed or closed without one. */
-  head(): Promise<ResponseHead> {
-    return this.#head;
+  /**
+   * The response head once the listener has written it: the head itself when it is already there,
+   * else a promise of it; rejects (or throws) when the listener failed or closed without one.
+   */
+  head(): ResponseHead | Promise<ResponseHead> {
+    if (this.#head !== undefined) return this.#head;
+    if (this.#state === Response.Failed) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#headWaiter = { resolve, reject };
+    });
+  }
+
+  /**
+   * Called by the ServerResponse once it has built its head (`_storeHeader`): takes the status and
+   * header fields from that head, so the response never writes it to the connection. Node's own
+   * serialisation is read back, not rebuilt: it is the one complete record of every `writeHead`
+   * overload.
+   * @returns true when the head was taken; the response must then neither write it nor chunk the
+   *   body. False when this connection is not waiting for a head (bytes already went the raw way).
+   */
+  takeHead(res: StoredHead, method: string): boolean {
+    if (this.#state !== Response.Waiting || this.destroyed) return false;
+    const text = res._header;
+    if (typeof text !== 'string') return false;
+    let head: ResponseHead;
+    try {
+      head = headOf(text);
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+    this.#state = Response.Direct;
+    // Body framing, as a client would apply it (RFC 9112 §6.3): none for HEAD, 204 and 304;
+    // Content-Length bytes when the head says so (more are dropped, as the parser did).
+    if (method === 'HEAD' || head.status === 204 || head.status === 304) {
+      this.#headReady(head);
+      this.#end();
+      return true;
+    }
+    this.#remaining = contentLength(head);
+    this.#headReady(head);
+    if (this.#remaining === 0) this.#end();
+    return true;
+  }
+
+  /**
+   * Called when the ServerResponse has written its last byte to this connection ('prefinish'): the
+   * end travels behind those bytes, which may still wait in the Writable's buffer.
+   */
+  endOfResponse(): void {
+    if (this.#state !== Response.Direct) return;
+    // Nothing behind the write being held: the end is known now (a synchronous listener's response
+    // is then complete before `send` returns).
+    if (this.writableLength <= this.#heldBytes) this.#receive(END_OF_RESPONSE);
+    else if (this.writable) this.write(END_OF_RESPONSE);
   }
 
   /**
    * The listener failed (threw, or its promise rejected). Before the head: `head()` rejects (the
    * driver answers 500); after: the body throws (the driver cuts the response off). Either way the
    * connection closes, so the listener sees 'close'.
+   * @param environ - the request the listener was called for (default: the current one); the
+   *   failure of an earlier request on this connection is only logged, on that request.
    */
-  fail(error: unknown): void {
-    if (this.#parser.complete) {
+  fail(error: unknown, environ: Environ = this.environ): void {
+    if (this.#state === Response.Ended || environ !== this.environ) {
       const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-      this.environ['tsgi.errors'].write(`tsgi: node adapter: the listener failed after its response ended: ${detail}\n`);
+      environ['tsgi.errors'].write(`tsgi: node adapter: the listener failed after its response ended: ${detail}\n`);
       return;
     }
     this.#fail(error);
@@ -127,7 +229,7 @@ export class ExchangeSocket extends Duplex {
    */
   refuse(error: Error & { code?: string }): void {
     this.environ['tsgi.errors'].write(`tsgi: node adapter: node:http refused the request: ${error.message}\n`);
-    if (this.#responseBytes || !this.writable) {
+    if (this.#responseBytes || this.#state !== Response.Waiting || !this.writable) {
       this.destroy();
       return;
     }
@@ -145,8 +247,8 @@ export class ExchangeSocket extends Duplex {
       const chunk = this.#queue.shift();
       if (chunk !== undefined) return { done: false, value: chunk };
       this.#release();
-      if (this.#error !== undefined) throw this.#error;
-      if (this.#ended) return DONE;
+      if (this.#state === Response.Ended) return DONE;
+      if (this.#state === Response.Failed) throw this.#error;
       await new Promise<void>((resolve) => {
         this.#waiter = resolve;
       });
@@ -154,15 +256,47 @@ export class ExchangeSocket extends Duplex {
   }
 
   /**
-   * The TSGI server is done with the body. After a complete response the connection closes on the
-   * next turn of the event loop, once 'finish' has run; before, it closes now and the listener sees
-   * 'close' without 'finish', as when a client goes away.
+   * The TSGI server is done with the body. A complete response lets Node finish ('finish', then
+   * 'close' on the response) and returns; `reusable()` then says whether the connection can carry
+   * another request. Before the response is complete the connection closes now and the listener
+   * sees 'close' without 'finish', as when a client goes away.
+   * @returns true when the response was complete.
    */
-  close(): void {
-    this.environ['tsgi.signal'].removeEventListener('abort', this.#onAbort);
+  close(): boolean {
+    this.#unwatch();
     this.#release();
-    if (this.#parser.complete) setImmediate(() => this.destroy());
-    else this.destroy();
+    if (this.#state === Response.Ended) return true;
+    this.destroy();
+    return false;
+  }
+
+  /**
+   * True when, after `close()`, this connection may be kept for another request: the response ended
+   * and the whole request body went to Node. `reusable()` checks the rest when the time comes.
+   */
+  poolable(): boolean {
+    return this.#state === Response.Ended && this.#bodyDone && !this.#reading && this.writable && !this.destroyed;
+  }
+
+  /**
+   * True when this connection can carry another request: the last one is over on both sides (the
+   * whole request body went to Node, which read all of it; the response ended and Node finished it)
+   * and Node kept the connection open (HTTP/1.1 keep-alive, no `Connection: close`).
+   */
+  reusable(): boolean {
+    return (
+      this.#state === Response.Ended &&
+      this.#bodyDone &&
+      !this.#reading &&
+      this.#queue.length === 0 &&
+      this.#held === undefined &&
+      this.readableLength === 0 &&
+      !this.isPaused() &&
+      this.writableLength === 0 &&
+      this.writable &&
+      !this.destroyed &&
+      (this as { _httpMessage?: unknown })._httpMessage == null
+    );
   }
 
   // --- net.Socket methods frameworks call; a memory pipe has no timers or TCP options. ---
@@ -187,12 +321,13 @@ export class ExchangeSocket extends Duplex {
 
   // --- Readable side: the request, as Node's HTTP parser reads it. ---
   override _read(): void {
-    if (this.#bodyDone || this.#reading) return;
+    if (this.#bodyDone || this.#reading || !this.#headPushed) return;
     this.#reading = true;
+    const generation = this.generation;
     this.environ['tsgi.input'].read().then(
       (chunk) => {
         this.#reading = false;
-        if (this.destroyed) return;
+        if (this.destroyed || generation !== this.generation) return;
         const chunked = this.#framing.kind === 'stream';
         if (chunk === null) {
           this.#bodyDone = true;
@@ -207,6 +342,7 @@ export class ExchangeSocket extends Duplex {
       },
       (error: unknown) => {
         this.#reading = false;
+        if (generation !== this.generation) return;
         this.#bodyDone = true;
         this.#fail(error); // the request body broke off: the client went away
         this.destroy();
@@ -216,67 +352,150 @@ export class ExchangeSocket extends Duplex {
 
   // --- Writable side: what ServerResponse writes. ---
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#receive([chunk], callback);
+    this.#receive(chunk);
+    this.#hold(callback, chunk.byteLength);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.#receive(chunks.map((entry) => entry.chunk), callback);
+    let bytes = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = (chunks[i] as { chunk: Buffer }).chunk;
+      bytes += chunk.byteLength;
+      this.#receive(chunk);
+    }
+    this.#hold(callback, bytes);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
     // socket.end() from node:http: a close-delimited body (HTTP/1.0, `Connection: close`) ends here.
-    this.#parse(() => this.#parser.finish());
+    if (this.#state === Response.Waiting || this.#state === Response.Parsed) this.#parse(undefined);
+    else if (this.#state === Response.Direct) this.#fail(truncated());
     callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.environ['tsgi.signal'].removeEventListener('abort', this.#onAbort);
-    if (!this.#parser.complete) {
+    this.#unwatch();
+    if (this.#state !== Response.Ended && this.#state !== Response.Failed) {
       if (this.environ['tsgi.signal'].aborted) this.#fail(new RequestAbortedError());
-      else this.#parse(() => this.#parser.finish()); // NO_RESPONSE or TRUNCATED unless close-delimited
+      else if (this.#state === Response.Direct) this.#fail(truncated());
+      else this.#parse(undefined); // NO_RESPONSE or TRUNCATED unless close-delimited
     }
     this.#release();
     this.#wake();
     callback(error);
   }
 
-  #receive(chunks: Buffer[], callback: () => void): void {
-    this.#responseBytes = true;
-    for (const chunk of chunks) if (!this.#parse(() => this.#parser.push(chunk))) break;
-    // Hold Node's callback while its bytes wait for the TSGI server: that is the backpressure.
-    if (this.#queue.length > 0) this.#held = callback;
-    else callback();
+  #begin(environ: Environ): void {
+    this.generation++;
+    this.environ = environ;
+    this.originalUrl = requestTarget(environ, true);
+    this.#framing = bodyFraming(environ);
+    this.#bodyDone = this.#framing.kind === 'none' || (this.#framing.kind === 'length' && this.#framing.length === 0);
+    this.#headPushed = false;
+    this.#reading = false;
+    this.#state = Response.Waiting;
+    this.#parser = undefined;
+    this.#head = undefined;
+    this.#headWaiter = undefined;
+    this.#remaining = -1;
+    this.#error = undefined;
+    this.#responseBytes = false;
   }
 
-  /** Runs the parser and routes its events; false when the response turned out malformed. */
-  #parse(step: () => ParseEvent[]): boolean {
+  #receive(chunk: Buffer): void {
+    if (chunk === END_OF_RESPONSE) {
+      if (this.#state === Response.Direct) {
+        if (this.#remaining > 0) this.#fail(truncated());
+        else this.#end();
+      }
+      return;
+    }
+    if (chunk.byteLength === 0) return;
+    switch (this.#state) {
+      case Response.Direct:
+        if (this.#remaining >= 0) {
+          if (chunk.byteLength >= this.#remaining) {
+            if (this.#remaining > 0) this.#queue.push(chunk.subarray(0, this.#remaining));
+            this.#remaining = 0;
+            this.#end();
+            return;
+          }
+          this.#remaining -= chunk.byteLength;
+        }
+        this.#queue.push(chunk);
+        this.#wake();
+        return;
+      case Response.Waiting:
+      case Response.Parsed:
+        this.#responseBytes = true;
+        this.#parse(chunk);
+        return;
+      default:
+        return; // after the end: dropped, as bytes past a Content-Length always were
+    }
+  }
+
+  /** Holds Node's callback while its bytes wait for the TSGI server: that is the backpressure. */
+  #hold(callback: () => void, bytes: number): void {
+    if (this.#queue.length === 0) return void callback();
+    this.#held = callback;
+    this.#heldBytes = bytes;
+  }
+
+  /** Runs the fallback parser over raw response bytes (`undefined`: end of stream) and routes its events. */
+  #parse(chunk: Uint8Array | undefined): void {
+    this.#parser ??= new HttpResponseParser(this.environ.REQUEST_METHOD);
     let events: ParseEvent[];
     try {
-      events = step();
+      events = chunk === undefined ? this.#parser.finish() : this.#parser.push(chunk);
     } catch (error) {
       this.#fail(error);
-      return false;
+      return;
     }
     for (const event of events) {
-      if (event.type === 'head') this.#resolveHead(event.head);
-      else if (event.type === 'data') this.#queue.push(event.data);
-      else this.#ended = true;
+      if (event.type === 'head') {
+        this.#state = Response.Parsed;
+        this.#headReady(event.head);
+      } else if (event.type === 'data') this.#queue.push(event.data);
+      else this.#end();
     }
     if (events.length > 0) this.#wake();
-    return true;
+  }
+
+  #headReady(head: ResponseHead): void {
+    this.#head = head;
+    const waiter = this.#headWaiter;
+    this.#headWaiter = undefined;
+    waiter?.resolve(head);
+  }
+
+  #end(): void {
+    this.#state = Response.Ended;
+    this.#wake();
   }
 
   #fail(error: unknown): void {
-    if (this.#error !== undefined || this.#ended) return;
+    if (this.#state === Response.Ended || this.#state === Response.Failed) return;
+    this.#state = Response.Failed;
     this.#error = error ?? new TsgiError('TSGI_NODE_NO_RESPONSE', 'tsgi: node adapter: the connection closed');
-    this.#rejectHead(this.#error);
+    const waiter = this.#headWaiter;
+    this.#headWaiter = undefined;
+    waiter?.reject(this.#error);
     this.#wake();
+  }
+
+  #unwatch(): void {
+    if (!this.#watching) return;
+    this.#watching = false;
+    this.environ['tsgi.signal'].removeEventListener('abort', this.#onAbort);
   }
 
   #release(): void {
     const held = this.#held;
+    if (held === undefined) return;
     this.#held = undefined;
-    held?.();
+    this.#heldBytes = 0;
+    held();
   }
 
   #wake(): void {
@@ -285,11 +504,11 @@ export class ExchangeSocket extends Duplex {
     waiter?.();
   }
 
-  #requestHead(): Buffer {
+  #requestHead(options: ExchangeOptions): Buffer {
     const environ = this.environ;
     const version = environ.SERVER_PROTOCOL === 'HTTP/1.0' ? '1.0' : '1.1';
-    const target = requestTarget(environ, this.#options.includeScriptName);
-    let head = `${environ.REQUEST_METHOD} ${target} HTTP/${version}\r\nHost: ${this.#options.host}\r\n`;
+    const target = options.includeScriptName || environ.SCRIPT_NAME === '' ? this.originalUrl : requestTarget(environ, false);
+    let head = `${environ.REQUEST_METHOD} ${target} HTTP/${version}\r\nHost: ${options.host}\r\n`;
     const dropped = (name: string, reason: string): void =>
       environ['tsgi.errors'].write(`tsgi: node adapter: request header ${name} left out: ${reason}\n`);
     for (const [name, value] of requestHeaders(environ, dropped)) head += `${name}: ${value}\r\n`;
@@ -298,6 +517,62 @@ export class ExchangeSocket extends Duplex {
     // Node's parser then reads them as Latin-1, exactly as it would from a TCP client.
     return Buffer.from(`${head}\r\n`, 'utf8');
   }
+}
+
+/**
+ * Status and fields of a head as node:http serialises it (`_header`): a status line, then one
+ * `Name: value` per line, CRLF-terminated, with no obs-fold (RFC 9112 §4, §5). Values are trimmed
+ * as a client's parser would.
+ */
+function headOf(text: string): ResponseHead {
+  const lineEnd = text.indexOf('\r\n');
+  const statusLine = lineEnd === -1 ? text : text.slice(0, lineEnd);
+  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
+  if (match === null) throw badResponse(`invalid status line ${JSON.stringify(statusLine)}`);
+  const status = Number(match[1]);
+  if (status === 101) throw badResponse('101 Switching Protocols: upgrades are not supported through TSGI');
+  if (status < 200) throw badResponse(`${status} is an interim status; the listener sent no final response`);
+  const headers: Array<[string, string]> = [];
+  let start = lineEnd + 2;
+  while (lineEnd !== -1 && start < text.length) {
+    const end = text.indexOf('\r\n', start);
+    if (end === -1 || end === start) break;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon > end) throw badResponse(`invalid header line ${JSON.stringify(text.slice(start, end))}`);
+    headers.push([text.slice(start, colon), text.slice(colon + 1, end).trim()]);
+    start = end + 2;
+  }
+  return { status, reason: match[2] ?? '', headers };
+}
+
+/**
+ * The body length the head declares (RFC 9112 §6.3): -1 when Transfer-Encoding is present or there
+ * is no Content-Length.
+ * @throws {TsgiError} `TSGI_NODE_BAD_RESPONSE` for a malformed or conflicting Content-Length.
+ */
+function contentLength(head: ResponseHead): number {
+  let length: string | undefined;
+  let conflict = false;
+  for (const [name, value] of head.headers) {
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return -1;
+    if (name.length !== 14 || name.toLowerCase() !== 'content-length') continue;
+    for (const member of value.split(',')) {
+      const trimmed = member.trim();
+      if (length !== undefined && trimmed !== length) conflict = true;
+      length ??= trimmed;
+    }
+  }
+  if (length === undefined) return -1;
+  if (conflict || !/^\d{1,15}$/.test(length)) throw badResponse(`invalid Content-Length ${JSON.stringify(length)}`);
+  return Number(length);
+}
+
+function badResponse(message: string): TsgiError {
+  return new TsgiError('TSGI_NODE_BAD_RESPONSE', `tsgi: node adapter: ${message}`);
+}
+
+function truncated(): TsgiError {
+  return new TsgiError('TSGI_NODE_TRUNCATED', 'tsgi: node adapter: the response ended before its Content-Length was sent');
 }
 
 function stringOr(value: unknown): string | undefined {

@@ -6,6 +6,9 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { environOf, fromNodeHttp, nodeListenerOf, type NodeListener } from '../../src/adapters/node-http.js';
 import { TestClient } from '../../src/testing/client.js';
+import { runApp } from '../../src/core/driver.js';
+import { buildEnviron } from '../../src/core/environ.js';
+import { requestParams } from '../../src/testing/environ-builder.js';
 import { PullInput, binary, drive, environFor, gate } from './helpers.js';
 
 /** Runs one request through `listener` and returns what the listener saw plus the TSGI response. */
@@ -296,6 +299,164 @@ describe('fromNodeHttp: res', () => {
     const res = await new TestClient(fromNodeHttp((req) => req.socket.destroy())).get('/');
     expect(res.status).toBe(500);
     expect(res.log.join('')).toMatch(/connection ended before a response head|connection closed/);
+  });
+});
+
+describe('fromNodeHttp: the response takes the short way back', () => {
+  /** Records what ServerResponse writes to the connection, on this instance only. */
+  function recordWrites(res: ServerResponse): Buffer[] {
+    const writes: Buffer[] = [];
+    const socket = res.socket as unknown as { write: (chunk: unknown, ...rest: unknown[]) => boolean };
+    const write = socket.write;
+    socket.write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
+      if ((chunk as Buffer).length > 0) writes.push(Buffer.from(chunk as string));
+      return write.call(this, chunk, ...rest);
+    };
+    return writes;
+  }
+
+  it('takes status and fields from the ServerResponse: only unframed body bytes reach the connection', async () => {
+    let writes: Buffer[] = [];
+    const app = fromNodeHttp((_, res) => {
+      writes = recordWrites(res);
+      res.statusMessage = 'Fine';
+      res.setHeader('X-A', '1');
+      res.write('hello '); // no Content-Length: Node would chunk-encode this on a real socket
+      res.end('world');
+    });
+    const res = await drive(app, environFor({ url: '/' }).environ);
+    expect(res.status).toBe('200 Fine');
+    expect(res.headers).toEqual([['X-A', '1']]); // Transfer-Encoding and Connection never get this far
+    expect(res.body.toString()).toBe('hello world');
+    expect(Buffer.concat(writes).toString()).toBe('hello world'); // no head, no chunk sizes
+  });
+
+  it('keeps a body to its Content-Length, and cuts off a response that ends short of it instead of hanging', async () => {
+    const long = await new TestClient(fromNodeHttp((_, res) => {
+      res.writeHead(200, { 'Content-Length': '3' });
+      res.end('hello');
+    })).get('/');
+    expect(long.text()).toBe('hel');
+    expect(long.cutOff).toBe(false);
+    const short = new TestClient(fromNodeHttp((_, res) => {
+      res.writeHead(200, { 'Content-Length': '10' });
+      res.end('hello');
+    })).get('/');
+    const outcome = await Promise.race([short, new Promise((resolve) => setTimeout(() => resolve('hung'), 2000))]);
+    expect(outcome).not.toBe('hung');
+    expect((outcome as Awaited<typeof short>).cutOff).toBe(true);
+  });
+
+  it('still reads raw bytes: interim responses are skipped, a listener writing HTTP itself is understood', async () => {
+    const hinted = await new TestClient(fromNodeHttp((_, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+      res.end('after hints');
+    })).get('/');
+    expect(hinted.status).toBe(200);
+    expect(hinted.text()).toBe('after hints');
+    const raw = await new TestClient(fromNodeHttp((req) => {
+      req.socket.write('HTTP/1.1 203 Raw\r\nContent-Length: 3\r\nX-Raw: y\r\n\r\nabc');
+    })).get('/');
+    expect(raw.statusLine).toBe('203 Raw');
+    expect(raw.header('x-raw')).toBe('y');
+    expect(raw.text()).toBe('abc');
+  });
+
+  it('does not make tsgi.signal for a listener that answers at once, and follows it otherwise', async () => {
+    let made = 0;
+    const controller = new AbortController();
+    const lazyEnviron = () =>
+      buildEnviron(requestParams({ url: '/' }), {
+        input: () => new PullInput(new Uint8Array(0)),
+        errors: { write: () => {} },
+        signal: () => {
+          made++;
+          return controller.signal;
+        },
+        multithread: true,
+        multiprocess: false,
+        runOnce: false,
+      });
+    // As the FastCGI daemon runs it: the driver asks the transport, not the signal, whether the client left.
+    const run = async (app: ReturnType<typeof fromNodeHttp>) => {
+      const chunks: Buffer[] = [];
+      const sink = { start() {}, write: (chunk: Uint8Array) => chunks.push(Buffer.from(chunk)) > 0, drain: async () => {}, end() {}, abort() {} };
+      expect(await runApp(app, lazyEnviron(), sink, { log: () => {}, isAborted: () => false })).toBe('complete');
+      return Buffer.concat(chunks).toString();
+    };
+    expect(await run(fromNodeHttp((_, res) => res.end('now')))).toBe('now');
+    expect(made).toBe(0);
+    expect(await run(fromNodeHttp((_, res) => void setImmediate(() => res.end('later'))))).toBe('later');
+    expect(made).toBe(1);
+  });
+});
+
+describe('fromNodeHttp: connections are reused like keep-alive connections', () => {
+  const from = (port: string, extra: Record<string, string> = {}) =>
+    environFor({ url: '/', extra: { REMOTE_PORT: port, ...extra } }).environ;
+
+  it('serves the next request of the same client connection on the same socket, others on their own', async () => {
+    const seen: IncomingMessage[] = [];
+    const app = fromNodeHttp((req, res) => {
+      seen.push(req);
+      res.end(String(seen.length));
+    });
+    const first = from('50001');
+    await drive(app, first);
+    await drive(app, from('50001'));
+    await drive(app, from('50002'));
+    expect(seen[1]?.socket).toBe(seen[0]?.socket);
+    expect(seen[2]?.socket).not.toBe(seen[0]?.socket);
+    expect(seen[2]?.socket.remotePort).toBe(50002);
+    expect(environOf(seen[0] as IncomingMessage)).toBe(first); // not the later request's environ
+  });
+
+  it('does not reuse a connection whose request body was left unread, nor an HTTP/1.0 one', async () => {
+    const seen: IncomingMessage[] = [];
+    const app = fromNodeHttp((req, res) => {
+      seen.push(req);
+      res.end('ok');
+    });
+    const post = environFor({ method: 'POST', url: '/', body: binary(100_000), extra: { REMOTE_PORT: '50003' } }).environ;
+    await drive(app, post);
+    await drive(app, from('50003'));
+    expect(seen[1]?.socket).not.toBe(seen[0]?.socket);
+    await drive(app, from('50004', { SERVER_PROTOCOL: 'HTTP/1.0' }));
+    await drive(app, from('50004'));
+    expect(seen[3]?.socket).not.toBe(seen[2]?.socket);
+  });
+
+  it('keeps at most 64 idle connections, closing the oldest', async () => {
+    const sockets: Array<IncomingMessage['socket']> = [];
+    const app = fromNodeHttp((req, res) => {
+      sockets.push(req.socket);
+      res.end();
+    });
+    for (let port = 51000; port < 51066; port++) await drive(app, from(String(port)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sockets.filter((socket) => socket.destroyed)).toEqual(sockets.slice(0, 2));
+  });
+
+  it('logs a failure that comes after the response without touching the next request', async () => {
+    const release = gate();
+    let calls = 0;
+    const app = fromNodeHttp(async (_, res) => {
+      calls++;
+      res.end(`response ${calls}`);
+      if (calls === 1) {
+        await release.promise;
+        throw new Error('late');
+      }
+    });
+    const first = environFor({ url: '/', extra: { REMOTE_PORT: '50005' } });
+    await drive(app, first.environ);
+    const second = drive(app, from('50005'));
+    release.open();
+    const res = await second;
+    expect(res.body.toString()).toBe('response 2');
+    expect(res.outcome).toBe('complete');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first.errors.join('')).toMatch(/failed after its response ended: Error: late/);
   });
 });
 
