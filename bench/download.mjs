@@ -22,15 +22,13 @@
 // Takes bench/results/.lock like the other benchmarks.
 
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireLock } from './lib/lock.mjs';
-import { APPS, DIST_CLI, REPO } from './lib/paths.mjs';
-import { freePort, memoryKiB, sleep, startChild, stopChild, waitForOutput, waitForPort } from './lib/proc.mjs';
+import { startNginx } from './lib/nginx.mjs';
+import { APPS, DIST_CLI } from './lib/paths.mjs';
+import { freePort, memoryKiB, sleep, startChild, stopChild, waitForOutput } from './lib/proc.mjs';
 
-const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
 const SAMPLE_MS = 50;
 const LIMIT_MIB = 32;
 const log = (line) => process.stderr.write(line);
@@ -44,8 +42,8 @@ const APPS_UNDER_TEST = [
   { id: 'express-http', kind: 'http', file: join(APPS, 'download-http.mjs'), path: '/download' },
 ];
 const MODES = [
-  { id: 'buffered', fastcgi: '', http: '' },
-  { id: 'unbuffered', fastcgi: '\n            fastcgi_buffering off;', http: '\n            proxy_buffering off;' },
+  { id: 'buffered', fastcgi: [], http: [] },
+  { id: 'unbuffered', fastcgi: ['fastcgi_buffering off;'], http: ['proxy_buffering off;'] },
 ];
 
 function parseOptions() {
@@ -71,74 +69,6 @@ function parseOptions() {
     bytes: Number(values.mib) * 1024 * 1024,
     apps: only === undefined ? APPS_UNDER_TEST : APPS_UNDER_TEST.filter((app) => only.includes(app.id)),
   };
-}
-
-/** A private nginx: one server block per (case, mode), each with its own upstream port. */
-async function startNginx(blocks) {
-  const prefix = mkdtempSync(join(tmpdir(), 'tsgi-download-nginx-'));
-  process.once('exit', () => rmSync(prefix, { recursive: true, force: true }));
-  const temp = join(prefix, 'temp');
-  for (const dir of ['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi']) mkdirSync(join(temp, dir), { recursive: true });
-  copyFileSync(join(REPO, 'conf/nginx/tsgi_fastcgi_params'), join(prefix, 'tsgi_fastcgi_params'));
-  const errorLog = join(prefix, 'error.log');
-  const servers = blocks.map(
-    (block) => `
-    upstream ${block.name} {
-        server 127.0.0.1:${block.backendPort};
-        keepalive 8;
-    }
-    server {
-        listen 127.0.0.1:${block.frontPort};
-        location / {${
-          block.app.kind === 'http'
-            ? `
-            proxy_pass http://${block.name};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";${block.mode.http}`
-            : `
-            fastcgi_pass ${block.name};
-            include tsgi_fastcgi_params;
-            fastcgi_param SCRIPT_NAME "";
-            fastcgi_param PATH_INFO $uri;
-            fastcgi_keep_conn on;${block.mode.fastcgi}`
-        }
-        }
-    }`,
-  );
-  const conf = [
-    '# Written by bench/download.mjs for one run.',
-    'daemon off;',
-    'master_process on;',
-    'worker_processes 1;',
-    ...(process.getuid?.() === 0 ? ['user root;'] : []),
-    `error_log ${errorLog} warn;`,
-    `pid ${join(prefix, 'nginx.pid')};`,
-    'events { worker_connections 256; }',
-    'http {',
-    '    access_log off;',
-    '    fastcgi_buffer_size 16k;',
-    '    fastcgi_buffers 8 16k;',
-    '    proxy_buffer_size 16k;',
-    '    proxy_buffers 8 16k;',
-    `    client_body_temp_path ${join(temp, 'client_body')};`,
-    `    fastcgi_temp_path ${join(temp, 'fastcgi')};`,
-    `    proxy_temp_path ${join(temp, 'proxy')};`,
-    `    uwsgi_temp_path ${join(temp, 'uwsgi')};`,
-    `    scgi_temp_path ${join(temp, 'scgi')};`,
-    ...servers,
-    '}',
-    '',
-  ].join('\n');
-  const confPath = join(prefix, 'nginx.conf');
-  writeFileSync(confPath, conf);
-  const proc = startChild('nginx', NGINX, ['-p', prefix, '-c', confPath, '-e', errorLog], { exitSignal: 'SIGTERM' });
-  try {
-    await waitForPort(blocks[0].frontPort, { isAlive: proc.alive });
-  } catch (error) {
-    await stopChild(proc);
-    throw new Error(`${error.message}\n--- nginx ---\n${readFileSync(errorLog, 'utf8')}${proc.output()}`);
-  }
-  return { proc, errorLog };
 }
 
 /** curl, reading at `rate`: resolves with its status code and the bytes it received. */
@@ -201,7 +131,19 @@ async function main() {
   const blocks = [];
   for (const app of options.apps) {
     for (const mode of MODES) {
-      blocks.push({ name: `${app.id}_${mode.id}`.replaceAll('-', '_'), app, mode, frontPort: await freePort(), backendPort: await freePort() });
+      blocks.push({
+        // What bench/lib/nginx.mjs needs for a server block, plus the app and mode measured there.
+        id: `${app.id}_${mode.id}`,
+        name: `${app.id}_${mode.id}`,
+        label: `${app.id}, nginx ${mode.id}`,
+        protocol: app.kind === 'http' ? 'http' : 'fastcgi',
+        keepAlive: true,
+        locationDirectives: app.kind === 'http' ? mode.http : mode.fastcgi,
+        app,
+        mode,
+        frontPort: await freePort(),
+        backendPort: await freePort(),
+      });
     }
   }
   const nginx = await startNginx(blocks);
@@ -219,7 +161,7 @@ async function main() {
       );
     }
   } finally {
-    await stopChild(nginx.proc, { signal: 'SIGQUIT' });
+    await nginx.stop();
   }
   const build = options.cli === DIST_CLI ? 'dist/cli.js' : options.cli;
   process.stdout.write(

@@ -27,7 +27,9 @@ const SHARED_HTTP = `
  * - fastcgi + keepAlive: upstream `keepalive 32` and `fastcgi_keep_conn on` (FCGI_KEEP_CONN);
  * - fastcgi, no keepAlive: a connection per request, as nginx does by default;
  * - fastcgi, either way: plus the variant's own `fastcgiParams` (php-fpm: SCRIPT_FILENAME);
- * - http: `proxy_pass` with upstream `keepalive 32`, HTTP/1.1 and an empty Connection header.
+ * - http: `proxy_pass` with upstream `keepalive 32`, HTTP/1.1 and an empty Connection header;
+ * - either protocol: plus the variant's own `locationDirectives` (download.mjs: `fastcgi_buffering
+ *   off;`), a list of directives without their indentation.
  */
 function serverBlock(variant) {
   const upstream = `bench_${variant.id.replaceAll('-', '_')}`;
@@ -35,6 +37,7 @@ function serverBlock(variant) {
   // Params only one backend needs, e.g. php-fpm's SCRIPT_FILENAME (the script to run); every other
   // param is the shared set, so all FastCGI backends see the same request.
   const extraParams = (variant.fastcgiParams ?? []).map(([name, value]) => `\n            fastcgi_param ${name} "${value}";`).join('');
+  const extraDirectives = (variant.locationDirectives ?? []).map((directive) => `\n            ${directive}`).join('');
   const location =
     variant.protocol === 'http'
       ? `
@@ -53,7 +56,7 @@ function serverBlock(variant) {
     }
     server {
         listen 127.0.0.1:${variant.frontPort};
-        location / {${location}
+        location / {${location}${extraDirectives}
         }
     }`;
 }
