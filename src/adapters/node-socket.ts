@@ -23,6 +23,8 @@ import { RequestAbortedError, TsgiError } from '../core/errors.js';
 import type { Environ } from '../core/types.js';
 import { bodyFraming, requestHeaders, requestTarget, type BodyFraming } from './environ-request.js';
 import { HttpResponseParser, type ParseEvent, type ResponseHead } from './http-response-parser.js';
+import { MemorySocket } from './memory-socket.js';
+import { contentLength, headOf, truncated, type StoredHead } from './stored-head.js';
 
 /** What an exchange needs besides the environ. */
 export interface ExchangeOptions {
@@ -30,12 +32,6 @@ export interface ExchangeOptions {
   includeScriptName: boolean;
   /** The Host field value, already checked. */
   host: string;
-}
-
-/** The parts of a ServerResponse that `takeHead` reads: its serialized head, as Node stored it. */
-export interface StoredHead {
-  /** `HTTP/1.1 200 OK\r\nName: value\r\n…\r\n\r\n`, Latin-1 (Node refuses characters above U+00FF). */
-  readonly _header: string | null;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -59,21 +55,11 @@ const enum Response {
 }
 
 /**
- * The in-memory connection of one request at a time. Frameworks read the `net.Socket` fields they
- * use from `req.socket`: `remoteAddress`/`remotePort`/`remoteFamily` (REMOTE_ADDR/REMOTE_PORT),
- * `localAddress`/`localPort` (SERVER_ADDR/SERVER_PORT), and `encrypted` (true for https, which is
- * how Express's `req.protocol` and Koa's `ctx.protocol` detect TLS). A reused connection keeps them
- * (node-http.ts only reuses it for requests from the same client connection of the front server).
+ * The in-memory connection of one request at a time. Its `net.Socket` fields (MemorySocket) come
+ * from the first request; a reused connection keeps them (node-http.ts only reuses it for requests
+ * from the same client connection of the front server).
  */
-export class ExchangeSocket extends Duplex {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  readonly encrypted: true | undefined;
-  readonly connecting = false;
-  readonly pending = false;
+export class ExchangeSocket extends MemorySocket {
   /** The request this connection carries now. */
   environ: Environ;
   /** SCRIPT_NAME + PATH_INFO re-quoted + `?` + QUERY_STRING: what Express calls `originalUrl`. */
@@ -108,15 +94,8 @@ export class ExchangeSocket extends Duplex {
   constructor(environ: Environ, highWaterMark: number) {
     // readableHighWaterMark 0: nothing is pulled from tsgi.input into this socket while Node has
     // paused it, so the read-ahead is only what Node's parser has pushed into `req` (its own mark).
-    super({ allowHalfOpen: true, readableHighWaterMark: 0, writableHighWaterMark: highWaterMark });
+    super(environ, { allowHalfOpen: true, readableHighWaterMark: 0, writableHighWaterMark: highWaterMark });
     this.environ = environ;
-    const port = Number(environ.REMOTE_PORT);
-    this.remoteAddress = stringOr(environ.REMOTE_ADDR);
-    this.remotePort = Number.isInteger(port) && port > 0 ? port : undefined;
-    this.remoteFamily = this.remoteAddress === undefined ? undefined : this.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-    this.localAddress = stringOr(environ.SERVER_ADDR);
-    this.localPort = Number(environ.SERVER_PORT);
-    this.encrypted = environ['tsgi.url_scheme'] === 'https' ? true : undefined;
   }
 
   /**
@@ -297,26 +276,6 @@ export class ExchangeSocket extends Duplex {
       !this.destroyed &&
       (this as { _httpMessage?: unknown })._httpMessage == null
     );
-  }
-
-  // --- net.Socket methods frameworks call; a memory pipe has no timers or TCP options. ---
-  setTimeout(): this {
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
-  address(): { address: string; family: string; port: number } | Record<string, never> {
-    return this.localAddress === undefined ? {} : { address: this.localAddress, family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4', port: this.localPort ?? 0 };
   }
 
   // --- Readable side: the request, as Node's HTTP parser reads it. ---
@@ -517,64 +476,4 @@ export class ExchangeSocket extends Duplex {
     // Node's parser then reads them as Latin-1, exactly as it would from a TCP client.
     return Buffer.from(`${head}\r\n`, 'utf8');
   }
-}
-
-/**
- * Status and fields of a head as node:http serialises it (`_header`): a status line, then one
- * `Name: value` per line, CRLF-terminated, with no obs-fold (RFC 9112 §4, §5). Values are trimmed
- * as a client's parser would.
- */
-function headOf(text: string): ResponseHead {
-  const lineEnd = text.indexOf('\r\n');
-  const statusLine = lineEnd === -1 ? text : text.slice(0, lineEnd);
-  const match = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
-  if (match === null) throw badResponse(`invalid status line ${JSON.stringify(statusLine)}`);
-  const status = Number(match[1]);
-  if (status === 101) throw badResponse('101 Switching Protocols: upgrades are not supported through TSGI');
-  if (status < 200) throw badResponse(`${status} is an interim status; the listener sent no final response`);
-  const headers: Array<[string, string]> = [];
-  let start = lineEnd + 2;
-  while (lineEnd !== -1 && start < text.length) {
-    const end = text.indexOf('\r\n', start);
-    if (end === -1 || end === start) break;
-    const colon = text.indexOf(':', start);
-    if (colon <= start || colon > end) throw badResponse(`invalid header line ${JSON.stringify(text.slice(start, end))}`);
-    headers.push([text.slice(start, colon), text.slice(colon + 1, end).trim()]);
-    start = end + 2;
-  }
-  return { status, reason: match[2] ?? '', headers };
-}
-
-/**
- * The body length the head declares (RFC 9112 §6.3): -1 when Transfer-Encoding is present or there
- * is no Content-Length.
- * @throws {TsgiError} `TSGI_NODE_BAD_RESPONSE` for a malformed or conflicting Content-Length.
- */
-function contentLength(head: ResponseHead): number {
-  let length: string | undefined;
-  let conflict = false;
-  for (const [name, value] of head.headers) {
-    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return -1;
-    if (name.length !== 14 || name.toLowerCase() !== 'content-length') continue;
-    for (const member of value.split(',')) {
-      const trimmed = member.trim();
-      if (length !== undefined && trimmed !== length) conflict = true;
-      length ??= trimmed;
-    }
-  }
-  if (length === undefined) return -1;
-  if (conflict || !/^\d{1,15}$/.test(length)) throw badResponse(`invalid Content-Length ${JSON.stringify(length)}`);
-  return Number(length);
-}
-
-function badResponse(message: string): TsgiError {
-  return new TsgiError('TSGI_NODE_BAD_RESPONSE', `tsgi: node adapter: ${message}`);
-}
-
-function truncated(): TsgiError {
-  return new TsgiError('TSGI_NODE_TRUNCATED', 'tsgi: node adapter: the response ended before its Content-Length was sent');
-}
-
-function stringOr(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
