@@ -1,8 +1,8 @@
 // Runs one TSGI request from the server side: startResponse/write/body → a transport's ResponseSink.
 
 import { RequestAbortedError, TsgiError, isAbort } from './errors.js';
-import { getHeader, validateHeaders } from './headers.js';
-import { isBodyless, parseStatus } from './status.js';
+import { validateHeaders } from './headers.js';
+import { isBodyless, statusCode } from './status.js';
 import type { App, Body, Chunk, Environ, ExcInfo, HeaderList, StartResponse, Write } from './types.js';
 
 /**
@@ -123,14 +123,13 @@ class ResponseState {
         'tsgi: startResponse called twice; pass excInfo (the caught error) to replace the headers',
       );
     }
-    const { code } = parseStatus(status);
-    validateHeaders(headers);
+    const code = statusCode(status);
+    const length = validateHeaders(headers); // a decimal count when present
     this.#status = status;
     this.#code = code;
     this.#headers = headers.slice();
     this.#bodyless = isBodyless(code, this.#environ.REQUEST_METHOD);
-    const length = getHeader(this.#headers, 'content-length');
-    this.#declaredLength = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+    this.#declaredLength = length === undefined ? undefined : Number(length);
     return this.write;
   }
 

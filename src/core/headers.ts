@@ -26,26 +26,48 @@ export function isToken(name: string): boolean {
   return TOKEN_RE.test(name);
 }
 
+/** What a checked header name is (see CHECKED_NAMES). */
+const enum NameKind {
+  Ordinary,
+  ContentLength,
+}
+
+/**
+ * Header names already checked, by kind: an app sends the same few names on every response, so a
+ * name seen before costs a map lookup instead of a regular expression, a lower-casing and a set
+ * lookup. Bounded, so an app making up names cannot grow it without end.
+ */
+const CHECKED_NAMES = new Map<string, NameKind>();
+const CHECKED_NAMES_LIMIT = 512;
+
 /**
  * Checks an app's header list before it is accepted by `startResponse`.
  * @param headers - `[name, value]` pairs.
+ * @returns the Content-Length value when there is one (then a decimal byte count), else undefined.
  * @throws {TsgiError} code `TSGI_BAD_HEADER` naming the header when: the list is not an array of
  *   string pairs; a name is not a token; a value holds CR, LF, NUL, another control character or a
  *   character above U+00FF; the name is `Status` (the CGI field, RFC 3875 §6.3.3) or hop-by-hop;
  *   Content-Length is repeated or not a decimal number (RFC 9110 §8.6).
  */
-export function validateHeaders(headers: HeaderList): void {
+export function validateHeaders(headers: HeaderList): string | undefined {
   if (!Array.isArray(headers)) {
     throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: headers must be an array of [name, value] pairs');
   }
-  let lengths = 0;
-  for (const pair of headers) {
+  let contentLength: string | undefined;
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i];
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new TsgiError('TSGI_BAD_HEADER', `tsgi: header ${JSON.stringify(pair)} is not a [name, value] pair`);
     }
-    const [name, value] = pair;
-    if (typeof name !== 'string' || !TOKEN_RE.test(name)) {
+    const name: unknown = pair[0];
+    const value: unknown = pair[1];
+    if (typeof name !== 'string') {
       throw new TsgiError('TSGI_BAD_HEADER', `tsgi: invalid header name ${JSON.stringify(name)}`);
+    }
+    let kind = CHECKED_NAMES.get(name);
+    if (kind === undefined) {
+      kind = checkName(name);
+      if (CHECKED_NAMES.size < CHECKED_NAMES_LIMIT) CHECKED_NAMES.set(name, kind);
     }
     if (typeof value !== 'string' || !VALUE_RE.test(value)) {
       throw new TsgiError(
@@ -53,27 +75,30 @@ export function validateHeaders(headers: HeaderList): void {
         `tsgi: invalid value for header ${name}: ${JSON.stringify(value)} (no CR, LF, NUL or characters above U+00FF)`,
       );
     }
-    const lower = name.toLowerCase();
-    if (lower === 'status') {
-      throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: "Status" is not a header; pass the status to startResponse');
-    }
-    if (HOP_BY_HOP.has(lower)) {
-      throw new TsgiError('TSGI_BAD_HEADER', `tsgi: hop-by-hop header ${name} is for the server to set, not the app`);
-    }
-    if (lower === 'content-length') {
+    if (kind === NameKind.ContentLength) {
       if (!/^\d{1,15}$/.test(value)) {
         throw new TsgiError('TSGI_BAD_HEADER', `tsgi: Content-Length must be a decimal byte count, got ${JSON.stringify(value)}`);
       }
-      if (++lengths > 1) throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: Content-Length given more than once');
+      if (contentLength !== undefined) throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: Content-Length given more than once');
+      contentLength = value;
     }
   }
+  return contentLength;
 }
 
-/** Finds the first header named `name` (case-insensitive); `undefined` when absent. */
-export function getHeader(headers: HeaderList, name: string): string | undefined {
+/** The checks on a header name alone; @returns its kind. @throws {TsgiError} `TSGI_BAD_HEADER`. */
+function checkName(name: string): NameKind {
+  if (!TOKEN_RE.test(name)) {
+    throw new TsgiError('TSGI_BAD_HEADER', `tsgi: invalid header name ${JSON.stringify(name)}`);
+  }
   const lower = name.toLowerCase();
-  for (const [n, v] of headers) if (n.toLowerCase() === lower) return v;
-  return undefined;
+  if (lower === 'status') {
+    throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: "Status" is not a header; pass the status to startResponse');
+  }
+  if (HOP_BY_HOP.has(lower)) {
+    throw new TsgiError('TSGI_BAD_HEADER', `tsgi: hop-by-hop header ${name} is for the server to set, not the app`);
+  }
+  return lower === 'content-length' ? NameKind.ContentLength : NameKind.Ordinary;
 }
 
 /**

@@ -31,6 +31,26 @@ export function parseStatus(status: string): Status {
   return { code: Number(match[1]), reason: match[2] ?? '' };
 }
 
+/** Status lines already parsed, with their codes: an app answers with a handful of distinct ones. */
+const CHECKED_STATUS = new Map<string, number>();
+/** Bound on CHECKED_STATUS, so an app making up reason phrases cannot grow it without end. */
+const CHECKED_STATUS_LIMIT = 256;
+
+/**
+ * The code of an app's status line, checked as {@link parseStatus} does; a status line seen
+ * before is a map lookup instead of a regular expression (it runs on every response).
+ * @param status - `"200 OK"` form (PEP 3333).
+ * @returns the code, 100–599.
+ * @throws {TsgiError} code `TSGI_BAD_STATUS`, as `parseStatus`.
+ */
+export function statusCode(status: string): number {
+  const known = CHECKED_STATUS.get(status);
+  if (known !== undefined) return known;
+  const { code } = parseStatus(status);
+  if (CHECKED_STATUS.size < CHECKED_STATUS_LIMIT) CHECKED_STATUS.set(status, code);
+  return code;
+}
+
 /**
  * Whether a response must go out without body bytes: HEAD requests and 1xx/204/304 responses
  * (RFC 9110 §9.3.2, §15.3.5, §15.4.5).

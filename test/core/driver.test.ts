@@ -196,6 +196,29 @@ describe('driver: the app breaks a rule', () => {
     expect(JSON.stringify(rec.headers)).not.toMatch(/evil|Injected|chunked/);
   });
 
+  it('checks names and status lines seen before as fully as new ones (those checks are cached)', async () => {
+    const respond = async (status: string, headers: Array<[string, string]>, body = ['x']) =>
+      (await drive((_env, start) => {
+        start(status, headers);
+        return body;
+      })).outcome;
+    expect(await respond('299 Seen', [['X-Seen', 'ok'], ['Content-Length', '1']])).toBe('complete');
+    expect(await respond('299 Seen', [['X-Seen', 'a\r\nSet-Cookie: evil=1']])).toBe('failed');
+    expect(await respond('299 Seen', [['Content-Length', '1'], ['Content-Length', '1']])).toBe('failed');
+    expect(await respond('299 Seen', [['Content-Length', 'one']])).toBe('failed');
+    for (let i = 0; i < 2; i++) {
+      expect(await respond('200 OK', [['Status', '302 Found']])).toBe('failed');
+      expect(await respond('200 OK', [['Connection', 'close']])).toBe('failed');
+    }
+    // Any spelling of the name declares the length, and the body is held to it.
+    expect(await respond('200 OK', [['content-length', '3']], ['abc'])).toBe('complete');
+    expect(await respond('200 OK', [['content-length', '3']], ['ab'])).toBe('failed');
+    // Past the cache's bound, status lines are still parsed and checked.
+    for (let i = 0; i < 300; i++) expect(await respond(`200 Reason ${i}`, [])).toBe('complete');
+    expect(await respond('200 Reason 1\r\nX-Injected: 1', [])).toBe('failed');
+    expect(await respond('600 Reason 1', [])).toBe('failed');
+  });
+
   it('rejects a bare string body, saying to return [body]', async () => {
     const { outcome, logs } = await drive(((_env: unknown, start: (s: string, h: []) => void) => {
       start('200 OK', []);
