@@ -85,7 +85,10 @@ export class StdoutStream {
       this.#hold(head);
       return chunk;
     }
-    return Buffer.concat([head, chunk], head.byteLength + chunk.byteLength);
+    const merged = Buffer.allocUnsafe(head.byteLength + chunk.byteLength);
+    merged.set(head, 0);
+    merged.set(chunk, head.byteLength);
+    return merged;
   }
 
   #hold(bytes: Uint8Array): boolean {

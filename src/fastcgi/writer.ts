@@ -73,9 +73,9 @@ const END_COMPLETE = encodeEndRequestBody(0, 0);
 export class RecordWriter {
   readonly #sink: ByteSink;
   // The queue, as parallel arrays: no object per record.
-  #types: number[] = [];
-  #ids: number[] = [];
-  #contents: Array<Uint8Array | undefined> = [];
+  readonly #types: number[] = [];
+  readonly #ids: number[] = [];
+  readonly #contents: Array<Uint8Array | undefined> = [];
   #queuedBytes = 0;
   /** Bytes of `#queuedBytes` that are copied into the packed buffer (all but large content). */
   #packedBytes = 0;
@@ -179,16 +179,15 @@ export class RecordWriter {
         out.set(content, offset);
         offset += length;
       }
-      if (padding > 0) {
-        out.fill(0, offset, offset + padding);
-        offset += padding;
-      }
+      // Padding is at most 7 bytes: a loop beats Buffer#fill's argument checks.
+      for (let end = offset + padding; offset < end; offset++) out[offset] = 0;
     }
     if (segment === 0) pieces.push(out);
     else if (offset > segment) pieces.push(out.subarray(segment, offset));
-    this.#types = [];
-    this.#ids = [];
-    this.#contents = [];
+    // Emptied in place: the arrays keep their backing stores for the next turn.
+    types.length = 0;
+    ids.length = 0;
+    contents.length = 0;
     this.#queuedBytes = 0;
     this.#packedBytes = 0;
     const sink = this.#sink;
