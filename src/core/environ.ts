@@ -67,6 +67,17 @@ export function buildEnviron(
   params: Iterable<readonly [string, string]> | Record<string, string | undefined>,
   context: EnvironContext,
 ): Environ {
+  return buildEnvironFromList(toList(params), context);
+}
+
+/**
+ * {@link buildEnviron} from names and values alternating in one flat array,
+ * `[name0, value0, name1, value1, ...]` (what `decodeParamList` gives the daemon per request).
+ * @param list - names at even indexes, each followed by its value; not modified.
+ * @param context - as for `buildEnviron`.
+ * @returns a fresh environ. @throws as `buildEnviron`.
+ */
+export function buildEnvironFromList(list: readonly string[], context: EnvironContext): Environ {
   // Quirks are handled while copying: `delete` afterwards would turn the object into a slow
   // dictionary for every later access by the app. One indexed loop, no closure: this runs per request.
   // The signal slot exists from the start: adding a symbol-keyed property to an object that already
@@ -74,11 +85,9 @@ export function buildEnviron(
   const env = { [SIGNAL_SLOT]: undefined } as Record<string, unknown>;
   let headerType: string | undefined;
   let headerLength: string | undefined;
-  const pairs = Array.isArray(params) ? (params as ReadonlyArray<readonly [string, string]>) : toPairs(params);
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i] as readonly [string, string];
-    const name = pair[0];
-    const value = pair[1];
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = list[i] as string;
+    const value = list[i + 1] as string;
     switch (name) {
       case 'HTTP_PROXY':
         continue; // httpoxy: a "Proxy:" request header, which HTTP clients would read as their proxy
@@ -177,17 +186,18 @@ function splitProxyFcgi(scriptName: string, scriptFilename: string): [string, st
   return [scriptName.slice(0, scriptName.length - tail.length), tail];
 }
 
-/** Pairs from an iterable, or from a record such as process.env (undefined values skipped). */
-function toPairs(
-  params: Iterable<readonly [string, string]> | Record<string, string | undefined>,
-): ReadonlyArray<readonly [string, string]> {
-  if (Symbol.iterator in params) return Array.from(params as Iterable<readonly [string, string]>);
-  const pairs: Array<readonly [string, string]> = [];
+/** Names and values alternating, from pairs or from a record such as process.env (undefined values skipped). */
+function toList(params: Iterable<readonly [string, string]> | Record<string, string | undefined>): string[] {
+  const list: string[] = [];
+  if (Symbol.iterator in params) {
+    for (const pair of params as Iterable<readonly [string, string]>) list.push(pair[0], pair[1]);
+    return list;
+  }
   for (const name in params) {
     const value = (params as Record<string, string | undefined>)[name];
-    if (value !== undefined) pairs.push([name, value]);
+    if (value !== undefined) list.push(name, value);
   }
-  return pairs;
+  return list;
 }
 
 /** HTTPS "on"/"1" (Apache, nginx) or REQUEST_SCHEME "https", in any case. */

@@ -5,6 +5,12 @@ import { ProtocolError } from '../core/errors.js';
 /** Name-value pairs in stream order; a name may repeat (FastCGI spec §5.2: "in no specified order"). */
 export type ParamPairs = Array<[name: string, value: string]>;
 
+/**
+ * The same pairs flattened, `[name0, value0, name1, value1, ...]`: one array per request instead
+ * of one more per pair (the daemon's PARAMS path, see `buildEnvironFromList`).
+ */
+export type ParamList = string[];
+
 /** Longest length a 4-byte length can carry: 31 bits (FastCGI spec §3.4). */
 const MAX_PARAM_LENGTH = 0x7fffffff;
 /** Longest length the 1-byte form can carry (FastCGI spec §3.4). */
@@ -165,9 +171,23 @@ function text(buf: Buffer, start: number, end: number): string {
  *   cut short or a name or value runs past the end of `bytes`.
  */
 export function decodeParams(bytes: Uint8Array): ParamPairs {
+  const list = decodeParamList(bytes);
+  const pairs: ParamPairs = [];
+  for (let i = 0; i < list.length; i += 2) pairs.push([list[i] as string, list[i + 1] as string]);
+  return pairs;
+}
+
+/**
+ * {@link decodeParams} into one flat array, `[name0, value0, name1, value1, ...]`: what the daemon
+ * uses per request. Same decoding, same errors.
+ * @param bytes - the encoded pairs; may be a view into a larger buffer.
+ * @returns names and values alternating, in stream order, duplicates kept.
+ * @throws {ProtocolError} code `FCGI_BAD_PARAMS`, as `decodeParams`.
+ */
+export function decodeParamList(bytes: Uint8Array): ParamList {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = buf.length;
-  const pairs: ParamPairs = [];
+  const list: ParamList = [];
   // Front servers send ASCII almost always: then one string of the whole stream, and each name and
   // value a slice of it (no native call per string); else each is decoded as UTF-8.
   const all = end > 0 && isAscii(buf) ? buf.toString('latin1', 0, end) : undefined;
@@ -177,16 +197,16 @@ export function decodeParams(bytes: Uint8Array): ParamPairs {
     // The two lengths, inline (spec §3.4): one byte, or four with the high bit set.
     let nameLength = buf[offset]!;
     if (nameLength > MAX_SHORT_LENGTH) {
-      if (offset + 4 > end) throw truncated('name length', pairs.length, pairStart, 'is cut short');
+      if (offset + 4 > end) throw truncated('name length', list.length >> 1, pairStart, 'is cut short');
       nameLength = (((nameLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
       offset += 4;
     } else {
       offset += 1;
     }
-    if (offset >= end) throw truncated('value length', pairs.length, pairStart, 'is cut short');
+    if (offset >= end) throw truncated('value length', list.length >> 1, pairStart, 'is cut short');
     let valueLength = buf[offset]!;
     if (valueLength > MAX_SHORT_LENGTH) {
-      if (offset + 4 > end) throw truncated('value length', pairs.length, pairStart, 'is cut short');
+      if (offset + 4 > end) throw truncated('value length', list.length >> 1, pairStart, 'is cut short');
       valueLength = (((valueLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
       offset += 4;
     } else {
@@ -195,14 +215,14 @@ export function decodeParams(bytes: Uint8Array): ParamPairs {
     const nameEnd = offset + nameLength;
     const valueEnd = nameEnd + valueLength;
     if (nameEnd > end) {
-      throw truncated('name', pairs.length, pairStart, `of ${nameLength} bytes runs past the end (${end} bytes)`);
+      throw truncated('name', list.length >> 1, pairStart, `of ${nameLength} bytes runs past the end (${end} bytes)`);
     }
     if (valueEnd > end) {
-      throw truncated('value', pairs.length, pairStart, `of ${valueLength} bytes runs past the end (${end} bytes)`);
+      throw truncated('value', list.length >> 1, pairStart, `of ${valueLength} bytes runs past the end (${end} bytes)`);
     }
     const name = knownName(buf, offset, nameEnd) ?? (all !== undefined ? all.slice(offset, nameEnd) : text(buf, offset, nameEnd));
-    pairs.push([name, all !== undefined ? all.slice(nameEnd, valueEnd) : text(buf, nameEnd, valueEnd)]);
+    list.push(name, all !== undefined ? all.slice(nameEnd, valueEnd) : text(buf, nameEnd, valueEnd));
     offset = valueEnd;
   }
-  return pairs;
+  return list;
 }

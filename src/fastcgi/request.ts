@@ -2,12 +2,12 @@
 
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { runApp, type ResponseSink } from '../core/driver.js';
-import { buildEnviron } from '../core/environ.js';
+import { buildEnvironFromList } from '../core/environ.js';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import { BodyInput } from '../core/input.js';
 import type { App, Environ, HeaderList } from '../core/types.js';
 import { ProtocolStatus, RecordType, Role } from './constants.js';
-import { decodeParams } from './params.js';
+import { decodeParamList, type ParamList } from './params.js';
 import { StdoutStream } from './stdout.js';
 import type { RecordWriter } from './writer.js';
 
@@ -110,10 +110,10 @@ export class FastCgiRequest {
       this.#params.push(content); // a view into a socket chunk Node never reuses: no copy needed
       return;
     }
-    const pairs = decodeParams(this.#params.length === 1 ? (this.#params[0] as Uint8Array) : Buffer.concat(this.#params, this.#paramsBytes));
+    const list = decodeParamList(this.#params.length === 1 ? (this.#params[0] as Uint8Array) : Buffer.concat(this.#params, this.#paramsBytes));
     this.#params = [];
     this.#phase = Phase.Running;
-    void this.#run(pairs);
+    void this.#run(list);
     this.#host.progress();
   }
 
@@ -187,11 +187,11 @@ export class FastCgiRequest {
     this.#out.fail(error);
   }
 
-  async #run(pairs: Array<[string, string]>): Promise<void> {
+  async #run(params: ParamList): Promise<void> {
     const host = this.#host;
     let environ: Environ;
     try {
-      environ = buildEnviron(pairs, {
+      environ = buildEnvironFromList(params, {
         input: (contentLength) => this.#makeInput(contentLength),
         errors: { write: (text) => this.#stderr(text) },
         signal: () => this.#signal(),
@@ -205,7 +205,7 @@ export class FastCgiRequest {
       environ['fastcgi.connection_id'] = host.connectionId;
       environ['fastcgi.keep_conn'] = this.keepConn;
       environ['fastcgi.role'] = ROLE_NAMES[this.role];
-      if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(pairs);
+      if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(params);
     } catch (error) {
       host.log(`${error instanceof Error ? error.message : String(error)}\n`);
       this.#answer('400 Bad Request');
@@ -267,8 +267,9 @@ export class FastCgiRequest {
   }
 
   /** The FILTER role's second input: FCGI_DATA, FCGI_DATA_LENGTH bytes long (spec §6.4). */
-  #makeData(pairs: Array<[string, string]>): BodyInput {
-    const length = pairs.findLast(([name]) => name === 'FCGI_DATA_LENGTH')?.[1];
+  #makeData(params: ParamList): BodyInput {
+    let length: string | undefined;
+    for (let i = 0; i + 1 < params.length; i += 2) if (params[i] === 'FCGI_DATA_LENGTH') length = params[i + 1];
     this.#data = new BodyInput({
       contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
       spool: { memoryBytes: this.#host.bodyMemoryBytes },

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/core/errors.js';
-import { decodeParams, encodeParams } from '../../src/fastcgi/params.js';
+import { decodeParamList, decodeParams, encodeParams } from '../../src/fastcgi/params.js';
 import { RecordType } from '../../src/fastcgi/constants.js';
 import { RecordParser } from '../../src/fastcgi/parser.js';
 import { encodeHeader } from '../../src/fastcgi/record.js';
@@ -126,11 +126,12 @@ describe('FastCGI codec properties', () => {
     );
   });
 
-  it('name-value pairs round-trip, with 1- and 4-byte lengths (spec §3.4)', () => {
+  it('name-value pairs round-trip, with 1- and 4-byte lengths (spec §3.4), as pairs and as a flat list', () => {
     const text = fc.string({ unit: 'grapheme', maxLength: 200 });
     fc.assert(
       fc.property(fc.array(fc.tuple(text, text), { maxLength: 20 }), (pairs) => {
         expect(decodeParams(encodeParams(pairs))).toEqual(pairs);
+        expect(decodeParamList(encodeParams(pairs))).toEqual(pairs.flat());
       }),
       { numRuns: 300 },
     );
