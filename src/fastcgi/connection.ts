@@ -16,10 +16,14 @@ import { decodeParams, encodeParams } from './params.js';
 import { RecordParser } from './parser.js';
 import { decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody } from './record.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
+import { RequestTable } from './request-table.js';
 import { RecordWriter } from './writer.js';
 
 /** Stream records from the web server, handed on piece by piece (see RecordParserOptions). */
 const STREAM_TYPES_IN: readonly number[] = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
+
+/** For `progress()`: one function, not a closure per call. */
+const isReceiving = (request: FastCgiRequest): boolean => request.receiving;
 
 /** Settings a connection shares with its server. */
 export interface ConnectionOptions {
@@ -68,7 +72,7 @@ export class FastCgiConnection implements RequestHost {
   readonly #socket: Socket;
   readonly #options: ConnectionOptions;
   readonly #parser: RecordParser;
-  readonly #requests = new Map<number, FastCgiRequest>();
+  readonly #requests = new RequestTable<FastCgiRequest>();
   #closing = false;
   #closed = false;
   /** The timeout in force (0: none), and since when (ms, Date.now()): see `progress()`. */
@@ -144,7 +148,7 @@ export class FastCgiConnection implements RequestHost {
   progress(): void {
     let timeout = 0;
     if (this.#requests.size === 0) timeout = this.#options.idleTimeoutMs;
-    else for (const request of this.#requests.values()) if (request.receiving) timeout = this.#options.requestTimeoutMs;
+    else if (this.#requests.some(isReceiving)) timeout = this.#options.requestTimeoutMs;
     if (timeout !== this.#timeoutMs) {
       this.#timeoutMs = timeout;
       this.#since = Date.now();
@@ -320,9 +324,7 @@ export class FastCgiConnection implements RequestHost {
 
   #onClose(): void {
     this.#closed = true;
-    const requests = [...this.#requests.values()];
-    this.#requests.clear();
-    for (const request of requests) request.connectionClosed();
+    for (const request of this.#requests.takeAll()) request.connectionClosed();
     this.#settleDrain(true);
   }
 
