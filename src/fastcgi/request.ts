@@ -1,11 +1,11 @@
 // Implements one FastCGI request from the application side: PARAMS → environ, STDIN → tsgi.input, STDOUT out.
 
 import { encodeCgiHead } from '../core/cgi-response.js';
-import { runApp, type ResponseSink } from '../core/driver.js';
+import { runApp } from '../core/driver.js';
 import { buildEnvironFromList } from '../core/environ.js';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import { BodyInput } from '../core/input.js';
-import type { App, Environ, HeaderList } from '../core/types.js';
+import type { App, Environ } from '../core/types.js';
 import { ProtocolStatus, RecordType, Role } from './constants.js';
 import { decodeParamList, type ParamList } from './params.js';
 import { StdoutStream } from './stdout.js';
@@ -74,7 +74,6 @@ export class FastCgiRequest {
   #dataEnded = false;
   #stderrUsed = false;
   #abortRequested = false;
-  #responseEnded = false;
   readonly #out: StdoutStream;
 
   constructor(host: RequestHost, id: number, role: number, keepConn: boolean) {
@@ -223,9 +222,9 @@ export class FastCgiRequest {
       host.log(line);
       if (level === 'error') this.#stderr(line);
     };
-    const outcome = await runApp(host.app, environ, this.#sink(), { log, isAborted: () => this.#abortReason !== undefined });
+    const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
     if (this.#phase === Phase.Done) return; // the connection went away under us
-    if (this.#responseEnded || this.#abortRequested) {
+    if (this.#out.ended || this.#abortRequested) {
       this.#finish(outcome === 'complete' ? 0 : 1);
     } else {
       // The response was cut off after it started: closing the connection without FCGI_END_REQUEST
@@ -236,21 +235,6 @@ export class FastCgiRequest {
       this.#input?.discard();
       host.done(this, 'cut');
     }
-  }
-
-  #sink(): ResponseSink {
-    const out = this.#out;
-    return {
-      start: (status: string, headers: HeaderList) => out.head(encodeCgiHead(status, headers)),
-      write: (chunk: Uint8Array) => out.write(chunk),
-      drain: () => (this.#abortReason !== undefined ? Promise.reject(new RequestAbortedError()) : out.drain()),
-      end: () => {
-        this.#responseEnded = true;
-        out.flushHead();
-        out.release(); // the app is done: nothing it sends can wait on the body any more
-      },
-      abort: () => out.flushHead(),
-    };
   }
 
   #makeInput(contentLength: number | undefined): BodyInput {

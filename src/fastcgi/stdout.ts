@@ -1,5 +1,9 @@
 // Shapes one request's FCGI_STDOUT from the application side: head and first chunk together, held until the body is in.
 
+import { encodeCgiHead } from '../core/cgi-response.js';
+import type { ResponseSink } from '../core/driver.js';
+import type { HeaderList } from '../core/types.js';
+
 const EMPTY = new Uint8Array(0);
 /** First body chunks up to this size share the head's FCGI_STDOUT record (a copy); larger ones do not. */
 const HEAD_MERGE_BYTES = 16 * 1024;
@@ -7,7 +11,8 @@ const HEAD_MERGE_BYTES = 16 * 1024;
 const HOLD_LIMIT_BYTES = 64 * 1024;
 
 /**
- * The response side of one request, between the driver's sink and the record writer:
+ * The response side of one request: the driver's sink (`ResponseSink`), in front of the record
+ * writer. One object per request rather than a sink of closures around it:
  * - the CGI head goes out in the same FCGI_STDOUT record as the first body bytes: one record less,
  *   and Apache mod_authnz_fcgi keeps only the body bytes that share a record with the end of the
  *   head (an authorizer's 403 text was lost otherwise);
@@ -17,13 +22,16 @@ const HOLD_LIMIT_BYTES = 64 * 1024;
  *   wait for bytes that never come. Holding is backpressure, not buffering: past 64 KiB the app is
  *   told to wait, and the body itself never stalls (tsgi.input spools to a temp file).
  */
-export class StdoutStream {
+export class StdoutStream implements ResponseSink {
   readonly #send: (bytes: Uint8Array) => boolean;
   readonly #drainSocket: () => Promise<void>;
   #head: Uint8Array | undefined;
   #held: Uint8Array[] | undefined;
   #heldBytes = 0;
   #waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Set by `fail()`: the request was aborted. */
+  #error: unknown;
+  #ended = false;
 
   /**
    * @param send - writes bytes as FCGI_STDOUT records; returns the socket's backpressure signal.
@@ -36,7 +44,29 @@ export class StdoutStream {
     this.#held = hold ? [] : undefined;
   }
 
-  /** The encoded CGI head; it waits for the first body bytes or `flushHead()`. */
+  /** True once the driver ended the response normally (`end()`). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** ResponseSink: the CGI head (RFC 3875 §6.2) waits for the first body bytes or the end. */
+  start(status: string, headers: HeaderList): void {
+    this.head(encodeCgiHead(status, headers));
+  }
+
+  /** ResponseSink: the app is done; nothing it sends can wait on the request body any more. */
+  end(): void {
+    this.#ended = true;
+    this.flushHead();
+    this.release();
+  }
+
+  /** ResponseSink: the response is cut off; what was sent, and a head still waiting, goes out. */
+  abort(): void {
+    this.flushHead();
+  }
+
+  /** An encoded CGI head; it waits for the first body bytes or `flushHead()`. */
   head(bytes: Uint8Array): void {
     this.#head = bytes;
   }
@@ -51,8 +81,12 @@ export class StdoutStream {
     this.#hold(this.#withHead(undefined));
   }
 
-  /** Resolves when more may be written: after `release()` and the socket's drain. */
+  /**
+   * Resolves when more may be written: after `release()` and the socket's drain. Rejects with the
+   * abort error once the request was aborted (`fail()`).
+   */
   drain(): Promise<void> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#held === undefined) return this.#drainSocket();
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
@@ -69,8 +103,9 @@ export class StdoutStream {
     for (const waiter of waiters) this.#drainSocket().then(waiter.resolve, waiter.reject);
   }
 
-  /** The request was aborted: writers waiting in `drain()` get `error`. */
+  /** The request was aborted: writers waiting in `drain()`, and later ones, get `error`. */
   fail(error: unknown): void {
+    this.#error ??= error;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.reject(error);

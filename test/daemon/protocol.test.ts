@@ -209,6 +209,30 @@ describe('FCGI_ABORT_REQUEST (spec §5.4)', () => {
     conn.socket.destroy();
   });
 
+  it('rejects a write waiting for room when the request is aborted (held while the body arrives)', async () => {
+    let caught: unknown;
+    const address = await serve(async (_environ, start) => {
+      const write = start('200 OK', []);
+      try {
+        // More than the 64 KiB held while the request body is still coming: this write waits.
+        await write(Buffer.alloc(100_000, 0x61));
+      } catch (error) {
+        caught = error;
+      }
+      return [];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, { ...PARAMS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '4' });
+    conn.stdin(1, Buffer.from('ab')); // the body never completes
+    await sleep(50);
+    expect(caught).toBeUndefined();
+    conn.abort(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect((caught as { code?: string } | undefined)?.code).toBe('TSGI_REQUEST_ABORTED');
+    conn.socket.destroy();
+  });
+
   it('answers an abort that arrives before the params ended', async () => {
     let called = false;
     const address = await serve(() => ((called = true), []));
