@@ -34,6 +34,26 @@ const CASES = {
 const OUT_DIR = join(RESULTS, 'profile');
 const log = (line) => process.stderr.write(line);
 
+const USAGE = `Usage: node bench/profile.mjs [options]
+
+Profiles backends behind nginx under a wrk load: a V8 CPU profile per backend, summarized as µs per
+request by category and top functions; optionally syscalls (strace -c) and GC per request.
+
+  --backends LIST    comma-separated backend ids (default tsgi,node-http; see bench/lib/backends.mjs)
+  --case NAME        hello | 64k | upload (default hello)
+  --duration S       seconds of load per backend (default 10)
+  --connections N    wrk connections (default 32)
+  --threads N        wrk threads (default 2)
+  --sample-us N      CPU profile sampling interval in µs (default 250)
+  --top N            functions listed by self time (default 20)
+  --strace           also count the backend's syscalls per request (needs strace)
+  --gc               also allocation, promotion and GC pauses per request (--trace-gc-nvp)
+  --cli FILE         profile a saved build instead of dist/cli.js
+  --help             this text
+
+Files land in bench/results/profile/.
+`;
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
@@ -47,8 +67,13 @@ function parseOptions() {
       strace: { type: 'boolean', default: false },
       gc: { type: 'boolean', default: false },
       cli: { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   const backends = values.backends.split(',').map((id) => {
     const variant = VARIANTS.find((v) => v.id === id);
     if (variant === undefined) throw new Error(`bench: unknown backend ${id}; known: ${VARIANTS.map((v) => v.id).join(',')}`);
