@@ -1,0 +1,112 @@
+// One FastCGI connection in process, fed recorded nginx requests: tsgi's own CPU and allocation per request.
+//
+// Bundled and run by bench/connection.mjs (see there). No network, no front server, no load
+// generator: what is left is the daemon's per-request JavaScript (record parsing, PARAMS decoding,
+// the environ, the driver, the response records), which the end-to-end runs cannot resolve below
+// ~10 % on a shared 2-core machine. The socket is an EventEmitter with the parts of net.Socket the
+// connection uses; each request is one 'data' event, answered before the next is sent.
+
+import { EventEmitter } from 'node:events';
+import type { App } from '../../src/core/types.js';
+import { RecordType, Role, FCGI_KEEP_CONN } from '../../src/fastcgi/constants.js';
+import { FastCgiConnection } from '../../src/fastcgi/connection.js';
+import { encodeParams } from '../../src/fastcgi/params.js';
+import { encodeBeginRequestBody, encodeRecord } from '../../src/fastcgi/record.js';
+
+/** What nginx sends with conf/nginx/tsgi_fastcgi_params for `GET <path>` from wrk. */
+function nginxParams(path: string): Array<[string, string]> {
+  return [
+    ['REQUEST_METHOD', 'GET'], ['QUERY_STRING', ''], ['CONTENT_TYPE', ''], ['CONTENT_LENGTH', ''],
+    ['REQUEST_URI', path], ['SERVER_PROTOCOL', 'HTTP/1.1'], ['REQUEST_SCHEME', 'http'],
+    ['GATEWAY_INTERFACE', 'CGI/1.1'], ['SERVER_SOFTWARE', 'nginx/1.22.1'], ['REMOTE_ADDR', '127.0.0.1'],
+    ['REMOTE_PORT', '53422'], ['SERVER_ADDR', '127.0.0.1'], ['SERVER_PORT', '41845'], ['SERVER_NAME', 'localhost'],
+    ['HTTP_PROXY', ''], ['SCRIPT_NAME', ''], ['PATH_INFO', path], ['HTTP_HOST', '127.0.0.1:41845'],
+  ];
+}
+
+/** BEGIN_REQUEST (keep-conn), PARAMS, the empty PARAMS and the empty STDIN, as one socket read. */
+function requestBytes(path: string): Buffer {
+  return Buffer.concat([
+    encodeRecord(RecordType.FCGI_BEGIN_REQUEST, 1, encodeBeginRequestBody(Role.FCGI_RESPONDER, FCGI_KEEP_CONN)),
+    encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams(nginxParams(path))),
+    encodeRecord(RecordType.FCGI_PARAMS, 1),
+    encodeRecord(RecordType.FCGI_STDIN, 1),
+  ]);
+}
+
+// The bench app's two GET cases (bench/apps/tsgi-app.mjs).
+const HELLO = Buffer.from('Hello, world!\n');
+const BIG = Buffer.alloc(64 * 1024, 0x61);
+const app: App = (environ, startResponse) => {
+  const body = environ.PATH_INFO === '/64k' ? BIG : HELLO;
+  startResponse('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', String(body.byteLength)]]);
+  return [body];
+};
+
+/** The net.Socket surface FastCgiConnection uses; a write completes the request in flight. */
+class MemorySocket extends EventEmitter {
+  writableNeedDrain = false;
+  writableEnded = false;
+  bytesWritten = 0;
+  onWrite: (() => void) | undefined;
+  setNoDelay(): void {}
+  cork(): void {}
+  uncork(): void {}
+  end(): void {
+    this.writableEnded = true;
+  }
+  destroy(): void {}
+  write(chunk: Uint8Array): boolean {
+    this.bytesWritten += chunk.byteLength;
+    const done = this.onWrite;
+    this.onWrite = undefined;
+    done?.();
+    return true;
+  }
+}
+
+const [caseId = 'hello', countText = '100000', roundsText = '7'] = process.argv.slice(2);
+const count = Number(countText);
+const rounds = Number(roundsText);
+const bytes = requestBytes(caseId === '64k' ? '/64k' : '/hello');
+const socket = new MemorySocket();
+new FastCgiConnection(socket as never, 1, {
+  app,
+  log: (line) => process.stderr.write(line),
+  maxConns: 1,
+  multiplex: false,
+  maxRequestsPerConnection: 1,
+  maxParamsBytes: 1 << 20,
+  maxBodyBytes: 1 << 30,
+  bodyMemoryBytes: 1 << 20,
+  idleTimeoutMs: 0,
+  requestTimeoutMs: 0,
+  multiprocess: false,
+  scriptName: undefined,
+});
+
+function oneRequest(): Promise<void> {
+  return new Promise((resolve) => {
+    socket.onWrite = resolve;
+    socket.emit('data', Buffer.from(bytes)); // a fresh chunk, as a socket read gives
+  });
+}
+
+async function main(): Promise<void> {
+  for (let i = 0; i < count; i++) await oneRequest(); // warm-up: optimized code, grown heap
+  // Markers for bench/connection.mjs, which counts the --trace-gc-nvp lines between them.
+  process.stdout.write('tsgi-bench: measure\n');
+  const cpu: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < count; i++) await oneRequest();
+    const used = process.cpuUsage(before);
+    cpu.push((used.user + used.system) / count);
+  }
+  process.stdout.write('tsgi-bench: done\n');
+  const expected = (caseId === '64k' ? BIG : HELLO).byteLength * count * (rounds + 1);
+  if (socket.bytesWritten < expected) throw new Error(`bench: only ${socket.bytesWritten} bytes answered`);
+  process.stdout.write(`tsgi-bench: ${JSON.stringify({ caseId, count, rounds, cpuUsPerRequest: cpu })}\n`);
+}
+
+void main();
