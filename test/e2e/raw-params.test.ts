@@ -77,6 +77,81 @@ async function viaCgi(url: string): Promise<Params> {
   return params;
 }
 
+/**
+ * For a describe block: lighttpd started from conf/lighttpd/tsgi.conf (plus `replacements`) before
+ * the tests, pointed at a recorder on a unix socket instead of starting a program ("bin-path" taken
+ * out); both stopped after. Read `url()`/`recorder()` inside tests.
+ */
+function lighttpdBeforeRecorder(replacements: Array<[string, string]> = []): { url: () => string; recorder: () => FcgiRecorder } {
+  let recorder: FcgiRecorder | undefined;
+  let lighttpd: FrontServer | undefined;
+  let socketDir: string | undefined;
+  beforeAll(async () => {
+    LIGHTTPD.require();
+    socketDir = await makePrefix('sock');
+    const socketPath = join(socketDir, 'rec.sock');
+    recorder = await startRecorder({ path: socketPath });
+    await chmod(socketPath, 0o666);
+    lighttpd = await startLighttpd(async () =>
+      renderSample('lighttpd/tsgi.conf', [
+        ['/run/lighttpd/tsgi.sock', socketPath],
+        ['"bin-path"  => "/srv/app/app.mjs",', '# (e2e: no "bin-path": lighttpd connects to the recorder on "socket")'],
+        ...replacements,
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await lighttpd?.stop();
+    await recorder?.close();
+    await removePrefix(socketDir);
+  });
+  return { url: () => lighttpd!.url, recorder: () => recorder! };
+}
+
+/**
+ * For a describe block: Apache started from conf/apache/tsgi-proxy-fcgi.conf (plus `replacements`)
+ * before the tests, proxying to a recorder on loopback TCP, or on a unix socket with `unix`; both
+ * stopped after. Read `url()`, `recorder()` and `backend()` (host:port; '' for a socket) in tests.
+ */
+function apacheProxyFcgiBeforeRecorder(
+  options: { unix?: boolean; replacements?: Array<[string, string]> } = {},
+): { url: () => string; recorder: () => FcgiRecorder; backend: () => string } {
+  let recorder: FcgiRecorder | undefined;
+  let apache: FrontServer | undefined;
+  let socketDir: string | undefined;
+  let backend = '';
+  beforeAll(async () => {
+    APACHE.require();
+    let target: string;
+    if (options.unix === true) {
+      socketDir = await makePrefix('sock');
+      const socketPath = join(socketDir, 'rec.sock');
+      recorder = await startRecorder({ path: socketPath });
+      await chmod(socketPath, 0o666); // Apache's children run as www-data
+      target = `unix:${socketPath}|fcgi://localhost/`;
+    } else {
+      const port = await freePort();
+      backend = `127.0.0.1:${port}`;
+      recorder = await startRecorder({ host: '127.0.0.1', port });
+      target = `fcgi://${backend}/`;
+    }
+    apache = await startApache(async ({ port: listen, htdocs }) =>
+      renderSample('apache/tsgi-proxy-fcgi.conf', [
+        ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${listen}>`],
+        ['"fcgi://127.0.0.1:9000/"', `"${target}"`],
+        ['/srv/app/public', htdocs],
+        ...(options.replacements ?? []),
+      ]),
+    );
+  });
+  afterAll(async () => {
+    await apache?.stop();
+    await recorder?.close();
+    await removePrefix(socketDir);
+  });
+  return { url: () => apache!.url, recorder: () => recorder!, backend: () => backend };
+}
+
 describe.skipIf(NGINX.skip)('raw FastCGI params from nginx (conf/nginx/tsgi.conf)', () => {
   let recorder: FcgiRecorder | undefined;
   let nginx: FrontServer | undefined;
@@ -165,34 +240,14 @@ describe.skipIf(NGINX.skip)('raw FastCGI params from nginx without keep-alive (c
 });
 
 describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi (conf/apache/tsgi-proxy-fcgi.conf)', () => {
-  let recorder: FcgiRecorder | undefined;
-  let apache: FrontServer | undefined;
-  let backend = '';
-
-  beforeAll(async () => {
-    APACHE.require();
-    const port = await freePort();
-    backend = `127.0.0.1:${port}`;
-    recorder = await startRecorder({ host: '127.0.0.1', port });
-    apache = await startApache(async ({ port: listen, htdocs }) =>
-      renderSample('apache/tsgi-proxy-fcgi.conf', [
-        ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${listen}>`],
-        ['"fcgi://127.0.0.1:9000/"', `"fcgi://${backend}/"`],
-        ['/srv/app/public', htdocs],
-      ]),
-    );
-  });
-  afterAll(async () => {
-    await apache?.stop();
-    await recorder?.close();
-  });
+  const front = apacheProxyFcgiBeforeRecorder();
 
   it('root mount: the whole path in SCRIPT_NAME, no PATH_INFO, the path again in SCRIPT_FILENAME', async () => {
-    const params = await viaRecorder(`${apache!.url}/env/x/y?a=1&b=two`);
+    const params = await viaRecorder(`${front.url()}/env/x/y?a=1&b=two`);
     printRow('Apache mod_proxy_fcgi', '/env/x/y?a=1&b=two', params);
     expect(params).toMatchObject({
       SCRIPT_NAME: '/env/x/y',
-      SCRIPT_FILENAME: `proxy:fcgi://${backend}/env/x/y`,
+      SCRIPT_FILENAME: `proxy:fcgi://${front.backend()}/env/x/y`,
       REQUEST_URI: '/env/x/y?a=1&b=two',
       QUERY_STRING: 'a=1&b=two',
       // Only because the sample says CGIPassAuth On; Apache drops the header otherwise.
@@ -204,26 +259,26 @@ describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi (con
   });
 
   it('sub-path mount /app/: SCRIPT_NAME is still the whole path; SCRIPT_FILENAME has the part below the mount', async () => {
-    const params = await viaRecorder(`${apache!.url}/app/env/x`);
+    const params = await viaRecorder(`${front.url()}/app/env/x`);
     printRow('Apache mod_proxy_fcgi', '/app/env/x', params);
-    expect(params).toMatchObject({ SCRIPT_NAME: '/app/env/x', SCRIPT_FILENAME: `proxy:fcgi://${backend}/env/x` });
+    expect(params).toMatchObject({ SCRIPT_NAME: '/app/env/x', SCRIPT_FILENAME: `proxy:fcgi://${front.backend()}/env/x` });
     expect(params).not.toHaveProperty('PATH_INFO');
   });
 
   it('SCRIPT_NAME is percent-decoded, SCRIPT_FILENAME is not', async () => {
-    const params = await viaRecorder(`${apache!.url}/app/a%20b`);
+    const params = await viaRecorder(`${front.url()}/app/a%20b`);
     printRow('Apache mod_proxy_fcgi', '/app/a%20b', params);
-    expect(params).toMatchObject({ SCRIPT_NAME: '/app/a b', SCRIPT_FILENAME: `proxy:fcgi://${backend}/a%20b` });
+    expect(params).toMatchObject({ SCRIPT_NAME: '/app/a b', SCRIPT_FILENAME: `proxy:fcgi://${front.backend()}/a%20b` });
   });
 
   it('enablereuse=on: sets FCGI_KEEP_CONN and reuses the connection', async () => {
-    const seen = await connectionsViaRecorder(recorder!, `${apache!.url}/hello`);
+    const seen = await connectionsViaRecorder(front.recorder(), `${front.url()}/hello`);
     expect(seen.every((request) => request.keepConn)).toBe(true);
     expect(new Set(seen.map((request) => request.connection)).size).toBe(1);
   });
 
   it('chunked upload: no CONTENT_LENGTH at all, the body streamed to the end of stdin', async () => {
-    const { params, recorded } = await chunkedViaRecorder(`${apache!.url}/upload`, 100_000);
+    const { params, recorded } = await chunkedViaRecorder(`${front.url()}/upload`, 100_000);
     printRow('Apache mod_proxy_fcgi, chunked POST', '/upload', params);
     expect(params).not.toHaveProperty('CONTENT_LENGTH');
     expect(recorded.stdinBytes).toBe(100_000);
@@ -231,61 +286,20 @@ describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi (con
 });
 
 describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi without enablereuse', () => {
-  let recorder: FcgiRecorder | undefined;
-  let apache: FrontServer | undefined;
-
-  beforeAll(async () => {
-    APACHE.require();
-    const port = await freePort();
-    recorder = await startRecorder({ host: '127.0.0.1', port });
-    apache = await startApache(async ({ port: listen, htdocs }) =>
-      renderSample('apache/tsgi-proxy-fcgi.conf', [
-        ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${listen}>`],
-        ['"fcgi://127.0.0.1:9000/"', `"fcgi://127.0.0.1:${port}/"`],
-        ['/srv/app/public', htdocs],
-        [' enablereuse=on', ''],
-      ]),
-    );
-  });
-  afterAll(async () => {
-    await apache?.stop();
-    await recorder?.close();
-  });
+  const front = apacheProxyFcgiBeforeRecorder({ replacements: [[' enablereuse=on', '']] });
 
   it('leaves FCGI_KEEP_CONN unset and connects per request', async () => {
-    const seen = await connectionsViaRecorder(recorder!, `${apache!.url}/hello`);
+    const seen = await connectionsViaRecorder(front.recorder(), `${front.url()}/hello`);
     expect(seen.every((request) => !request.keepConn)).toBe(true);
     expect(new Set(seen.map((request) => request.connection)).size).toBe(seen.length);
   });
 });
 
 describe.skipIf(APACHE.skip)('raw FastCGI params from Apache mod_proxy_fcgi over a unix socket', () => {
-  let recorder: FcgiRecorder | undefined;
-  let apache: FrontServer | undefined;
-  let socketDir: string | undefined;
-
-  beforeAll(async () => {
-    APACHE.require();
-    socketDir = await makePrefix('sock');
-    const socketPath = join(socketDir, 'rec.sock');
-    recorder = await startRecorder({ path: socketPath });
-    await chmod(socketPath, 0o666); // Apache's children run as www-data
-    apache = await startApache(async ({ port: listen, htdocs }) =>
-      renderSample('apache/tsgi-proxy-fcgi.conf', [
-        ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${listen}>`],
-        ['"fcgi://127.0.0.1:9000/"', `"unix:${socketPath}|fcgi://localhost/"`],
-        ['/srv/app/public', htdocs],
-      ]),
-    );
-  });
-  afterAll(async () => {
-    await apache?.stop();
-    await recorder?.close();
-    await removePrefix(socketDir);
-  });
+  const front = apacheProxyFcgiBeforeRecorder({ unix: true });
 
   it('SCRIPT_FILENAME names the pool ("localhost"), not the socket', async () => {
-    const params = await viaRecorder(`${apache!.url}/app/env/x`);
+    const params = await viaRecorder(`${front.url()}/app/env/x`);
     printRow('Apache mod_proxy_fcgi (unix)', '/app/env/x', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/app/env/x', SCRIPT_FILENAME: 'proxy:fcgi://localhost/env/x' });
   });
@@ -350,31 +364,10 @@ describe.skipIf(APACHE.skip)('raw CGI meta-variables from Apache (conf/apache/cg
 });
 
 describe.skipIf(LIGHTTPD.skip)('raw FastCGI params from lighttpd mod_fastcgi (conf/lighttpd/tsgi.conf)', () => {
-  let recorder: FcgiRecorder | undefined;
-  let lighttpd: FrontServer | undefined;
-  let socketDir: string | undefined;
-
-  beforeAll(async () => {
-    LIGHTTPD.require();
-    socketDir = await makePrefix('sock');
-    const socketPath = join(socketDir, 'rec.sock');
-    recorder = await startRecorder({ path: socketPath });
-    await chmod(socketPath, 0o666);
-    lighttpd = await startLighttpd(async () =>
-      renderSample('lighttpd/tsgi.conf', [
-        ['/run/lighttpd/tsgi.sock', socketPath],
-        ['"bin-path"  => "/srv/app/app.mjs",', '# (e2e: no "bin-path": lighttpd connects to the recorder on "socket")'],
-      ]),
-    );
-  });
-  afterAll(async () => {
-    await lighttpd?.stop();
-    await recorder?.close();
-    await removePrefix(socketDir);
-  });
+  const front = lighttpdBeforeRecorder();
 
   it('root mount with fix-root-scriptname: SCRIPT_NAME "", PATH_INFO the decoded path; CONTENT_LENGTH "0" on GET', async () => {
-    const params = await viaRecorder(`${lighttpd!.url}/env/x/y?a=1&b=two`);
+    const params = await viaRecorder(`${front.url()}/env/x/y?a=1&b=two`);
     printRow('lighttpd, mount `/`', '/env/x/y?a=1&b=two', params);
     expect(params).toMatchObject({
       SCRIPT_NAME: '',
@@ -389,26 +382,26 @@ describe.skipIf(LIGHTTPD.skip)('raw FastCGI params from lighttpd mod_fastcgi (co
   });
 
   it('sub-path mount "/app": SCRIPT_NAME "/app", PATH_INFO the rest', async () => {
-    const params = await viaRecorder(`${lighttpd!.url}/app/env/x`);
+    const params = await viaRecorder(`${front.url()}/app/env/x`);
     printRow('lighttpd, mount `/app`', '/app/env/x', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/env/x', REQUEST_URI: '/app/env/x' });
     expect(params.SCRIPT_FILENAME).toMatch(/\/htdocs\/app$/);
   });
 
   it('PATH_INFO is percent-decoded, an encoded slash included', async () => {
-    const params = await viaRecorder(`${lighttpd!.url}/app/a%20b/c%2Fd`);
+    const params = await viaRecorder(`${front.url()}/app/a%20b/c%2Fd`);
     printRow('lighttpd, mount `/app`', '/app/a%20b/c%2Fd', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/a b/c/d', REQUEST_URI: '/app/a%20b/c%2Fd' });
   });
 
   it('leaves FCGI_KEEP_CONN unset and connects per request', async () => {
-    const seen = await connectionsViaRecorder(recorder!, `${lighttpd!.url}/hello`);
+    const seen = await connectionsViaRecorder(front.recorder(), `${front.url()}/hello`);
     expect(seen.every((request) => !request.keepConn)).toBe(true);
     expect(new Set(seen.map((request) => request.connection)).size).toBe(seen.length);
   });
 
   it('chunked upload: lighttpd reads the whole body first and sends its length', async () => {
-    const { params, recorded } = await chunkedViaRecorder(`${lighttpd!.url}/upload`, 100_000);
+    const { params, recorded } = await chunkedViaRecorder(`${front.url()}/upload`, 100_000);
     printRow('lighttpd, chunked POST', '/upload', params);
     expect(params).toMatchObject({ CONTENT_LENGTH: '100000' });
     expect(params).not.toHaveProperty('HTTP_TRANSFER_ENCODING');
@@ -476,38 +469,16 @@ describe.skipIf(CGI_FCGI.skip)('raw FastCGI params from cgi-fcgi (libfcgi), run 
 });
 
 describe.skipIf(LIGHTTPD.skip)('raw FastCGI params from lighttpd without "fix-root-scriptname"', () => {
-  let recorder: FcgiRecorder | undefined;
-  let lighttpd: FrontServer | undefined;
-  let socketDir: string | undefined;
-
-  beforeAll(async () => {
-    LIGHTTPD.require();
-    socketDir = await makePrefix('sock');
-    const socketPath = join(socketDir, 'rec.sock');
-    recorder = await startRecorder({ path: socketPath });
-    await chmod(socketPath, 0o666);
-    lighttpd = await startLighttpd(async () =>
-      renderSample('lighttpd/tsgi.conf', [
-        ['/run/lighttpd/tsgi.sock', socketPath],
-        ['"bin-path"  => "/srv/app/app.mjs",', '# (e2e: no "bin-path": lighttpd connects to the recorder on "socket")'],
-        ['var.tsgi_app + ( "fix-root-scriptname" => "enable" )', 'var.tsgi_app'],
-      ]),
-    );
-  });
-  afterAll(async () => {
-    await lighttpd?.stop();
-    await recorder?.close();
-    await removePrefix(socketDir);
-  });
+  const front = lighttpdBeforeRecorder([['var.tsgi_app + ( "fix-root-scriptname" => "enable" )', 'var.tsgi_app']]);
 
   it('root mount: SCRIPT_NAME is the first path segment, PATH_INFO the rest', async () => {
-    const params = await viaRecorder(`${lighttpd!.url}/env/x/y?a=1&b=two`);
+    const params = await viaRecorder(`${front.url()}/env/x/y?a=1&b=two`);
     printRow('lighttpd, mount `/`, no fix-root-scriptname', '/env/x/y?a=1&b=two', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/env', PATH_INFO: '/x/y', REQUEST_URI: '/env/x/y?a=1&b=two' });
   });
 
   it('root mount, one segment: SCRIPT_NAME the whole path, no PATH_INFO', async () => {
-    const params = await viaRecorder(`${lighttpd!.url}/hello`);
+    const params = await viaRecorder(`${front.url()}/hello`);
     printRow('lighttpd, mount `/`, no fix-root-scriptname', '/hello', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/hello', REQUEST_URI: '/hello' });
     expect(params).not.toHaveProperty('PATH_INFO');
