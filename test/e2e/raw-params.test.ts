@@ -78,6 +78,26 @@ async function viaCgi(url: string): Promise<Params> {
 }
 
 /**
+ * For a describe block: nginx started from conf/nginx/tsgi.conf (plus `replacements`) before the
+ * tests, passing to a recorder on loopback TCP; both stopped after. Read `url()`/`recorder()` in tests.
+ */
+function nginxBeforeRecorder(replacements?: Array<[string, string]>): { url: () => string; recorder: () => FcgiRecorder } {
+  let recorder: FcgiRecorder | undefined;
+  let nginx: FrontServer | undefined;
+  beforeAll(async () => {
+    NGINX.require();
+    const port = await freePort();
+    recorder = await startRecorder({ host: '127.0.0.1', port });
+    nginx = await startNginx({ upstream: { host: '127.0.0.1', port }, replacements });
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    await recorder?.close();
+  });
+  return { url: () => nginx!.url, recorder: () => recorder! };
+}
+
+/**
  * For a describe block: lighttpd started from conf/lighttpd/tsgi.conf (plus `replacements`) before
  * the tests, pointed at a recorder on a unix socket instead of starting a program ("bin-path" taken
  * out); both stopped after. Read `url()`/`recorder()` inside tests.
@@ -153,22 +173,10 @@ function apacheProxyFcgiBeforeRecorder(
 }
 
 describe.skipIf(NGINX.skip)('raw FastCGI params from nginx (conf/nginx/tsgi.conf)', () => {
-  let recorder: FcgiRecorder | undefined;
-  let nginx: FrontServer | undefined;
-
-  beforeAll(async () => {
-    NGINX.require();
-    const port = await freePort();
-    recorder = await startRecorder({ host: '127.0.0.1', port });
-    nginx = await startNginx({ upstream: { host: '127.0.0.1', port } });
-  });
-  afterAll(async () => {
-    await nginx?.stop();
-    await recorder?.close();
-  });
+  const front = nginxBeforeRecorder();
 
   it('root mount: SCRIPT_NAME "" and the decoded path as PATH_INFO; empty CONTENT_LENGTH on GET', async () => {
-    const params = await viaRecorder(`${nginx!.url}/env/x/y?a=1&b=two`);
+    const params = await viaRecorder(`${front.url()}/env/x/y?a=1&b=two`);
     printRow('nginx', '/env/x/y?a=1&b=two', params);
     expect(params).toMatchObject({
       SCRIPT_NAME: '',
@@ -187,28 +195,28 @@ describe.skipIf(NGINX.skip)('raw FastCGI params from nginx (conf/nginx/tsgi.conf
   });
 
   it('sub-path mount /app/: fastcgi_split_path_info gives SCRIPT_NAME "/app", PATH_INFO the rest', async () => {
-    const params = await viaRecorder(`${nginx!.url}/app/env/x`);
+    const params = await viaRecorder(`${front.url()}/app/env/x`);
     printRow('nginx', '/app/env/x', params);
     expect(params).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/env/x', REQUEST_URI: '/app/env/x' });
   });
 
   it('sets FCGI_KEEP_CONN and reuses one connection (fastcgi_keep_conn + upstream keepalive)', async () => {
-    const before = recorder!.requests.length;
-    for (let i = 0; i < 3; i++) await viaRecorder(`${nginx!.url}/hello`);
-    const recent = recorder!.requests.slice(before);
+    const before = front.recorder().requests.length;
+    for (let i = 0; i < 3; i++) await viaRecorder(`${front.url()}/hello`);
+    const recent = front.recorder().requests.slice(before);
     expect(recent.every((request) => request.keepConn)).toBe(true);
     expect(new Set(recent.map((request) => request.connection)).size).toBe(1);
   });
 
   it('chunked upload with fastcgi_request_buffering off (/echo): CONTENT_LENGTH "", the body ends with the stdin stream', async () => {
-    const { params, recorded } = await chunkedViaRecorder(`${nginx!.url}/echo`, 100_000);
+    const { params, recorded } = await chunkedViaRecorder(`${front.url()}/echo`, 100_000);
     printRow('nginx, chunked POST, request buffering off', '/echo', params);
     expect(params).toMatchObject({ CONTENT_LENGTH: '', HTTP_TRANSFER_ENCODING: 'chunked', PATH_INFO: '/echo' });
     expect(recorded.stdinBytes).toBe(100_000);
   });
 
   it('chunked upload with request buffering on (the default, "/"): nginx spools the body and sends its length', async () => {
-    const { params, recorded } = await chunkedViaRecorder(`${nginx!.url}/upload`, 100_000);
+    const { params, recorded } = await chunkedViaRecorder(`${front.url()}/upload`, 100_000);
     printRow('nginx, chunked POST, request buffering on', '/upload', params);
     expect(params).toMatchObject({ CONTENT_LENGTH: '100000' });
     // The header the client sent still arrives, though the body is no longer chunked.
@@ -218,22 +226,10 @@ describe.skipIf(NGINX.skip)('raw FastCGI params from nginx (conf/nginx/tsgi.conf
 });
 
 describe.skipIf(NGINX.skip)('raw FastCGI params from nginx without keep-alive (conf/nginx/tsgi.conf, WITHOUT_KEEP_CONN)', () => {
-  let recorder: FcgiRecorder | undefined;
-  let nginx: FrontServer | undefined;
-
-  beforeAll(async () => {
-    NGINX.require();
-    const port = await freePort();
-    recorder = await startRecorder({ host: '127.0.0.1', port });
-    nginx = await startNginx({ upstream: { host: '127.0.0.1', port }, replacements: WITHOUT_KEEP_CONN });
-  });
-  afterAll(async () => {
-    await nginx?.stop();
-    await recorder?.close();
-  });
+  const front = nginxBeforeRecorder(WITHOUT_KEEP_CONN);
 
   it('leaves FCGI_KEEP_CONN unset and connects per request', async () => {
-    const seen = await connectionsViaRecorder(recorder!, `${nginx!.url}/hello`);
+    const seen = await connectionsViaRecorder(front.recorder(), `${front.url()}/hello`);
     expect(seen.every((request) => !request.keepConn)).toBe(true);
     expect(new Set(seen.map((request) => request.connection)).size).toBe(seen.length);
   });
