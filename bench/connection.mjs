@@ -2,6 +2,7 @@
 //
 //   node bench/connection.mjs                 GET /hello and GET /64k, 7 rounds of 100,000 requests
 //   node bench/connection.mjs --count 20000 --rounds 3 --cases hello
+//   node bench/connection.mjs --cases express --count 20000   Express 5 through the node:http adapter
 //   node bench/connection.mjs --src /tmp/before/src     the same for another checkout's sources
 //
 // Bundles bench/lib/connection-entry.ts (esbuild, from src/: no build of dist/ needed) and runs it
@@ -21,7 +22,8 @@ import { BENCH, REPO } from './lib/paths.mjs';
 
 const USAGE = `Usage: node bench/connection.mjs [--cases hello,64k] [--count N] [--rounds N] [--src DIR]
 
-  --cases LIST   hello and/or 64k (default both)
+  --cases LIST   hello, 64k and/or express (default hello,64k); express: GET /hello from
+                 bench/apps/express-app.mjs through the node:http adapter
   --count N      requests per round (default 100000; as many again warm up first)
   --rounds N     measured rounds (default 7)
   --src DIR      the src/ tree to measure (default this repository's)
@@ -55,7 +57,8 @@ try {
   process.stdout.write('| case | requests | CPU µs/req min | median | allocated B/req | scavenges | GC pause µs/req |\n');
   process.stdout.write('| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n');
   for (const caseId of values.cases.split(',')) {
-    const run = spawnSync(process.execPath, ['--trace-gc-nvp', bundle, caseId, values.count, values.rounds], {
+    const expressApp = join(BENCH, 'apps/express-app.mjs');
+    const run = spawnSync(process.execPath, ['--trace-gc-nvp', bundle, caseId, values.count, values.rounds, expressApp], {
       encoding: 'utf8',
       maxBuffer: 256 * 1024 * 1024,
     });
