@@ -73,9 +73,11 @@ export function buildEnviron(
 /**
  * {@link buildEnviron} from names and values alternating in one flat array,
  * `[name0, value0, name1, value1, ...]` (what `decodeParamList` gives the daemon per request).
- * @param list - names at even indexes, each followed by its value; not modified.
+ * @param list - names at even indexes, each followed by its value (a last name without a value is
+ *   ignored); not modified.
  * @param context - as for `buildEnviron`.
- * @returns a fresh environ. @throws as `buildEnviron`.
+ * @returns a fresh environ.
+ * @throws {TsgiError} as `buildEnviron`.
  */
 export function buildEnvironFromList(list: readonly string[], context: EnvironContext): Environ {
   // Quirks are handled while copying: `delete` afterwards would turn the object into a slow

@@ -35,10 +35,12 @@ const enum NameKind {
 /**
  * Header names already checked, by kind: an app sends the same few names on every response, so a
  * name seen before costs a map lookup instead of a regular expression, a lower-casing and a set
- * lookup. Bounded, so an app making up names cannot grow it without end.
+ * lookup. Bounded in entries (it starts over when full, so an app making up names cannot grow it,
+ * nor lock its usual names out) and in the length of a name worth keeping.
  */
 const CHECKED_NAMES = new Map<string, NameKind>();
 const CHECKED_NAMES_LIMIT = 512;
+const CHECKED_NAME_MAX_LENGTH = 64;
 
 /**
  * Checks an app's header list before it is accepted by `startResponse`.
@@ -67,7 +69,10 @@ export function validateHeaders(headers: HeaderList): string | undefined {
     let kind = CHECKED_NAMES.get(name);
     if (kind === undefined) {
       kind = checkName(name);
-      if (CHECKED_NAMES.size < CHECKED_NAMES_LIMIT) CHECKED_NAMES.set(name, kind);
+      if (name.length <= CHECKED_NAME_MAX_LENGTH) {
+        if (CHECKED_NAMES.size >= CHECKED_NAMES_LIMIT) CHECKED_NAMES.clear();
+        CHECKED_NAMES.set(name, kind);
+      }
     }
     if (typeof value !== 'string' || !VALUE_RE.test(value)) {
       throw new TsgiError(

@@ -33,8 +33,12 @@ export function parseStatus(status: string): Status {
 
 /** Status lines already parsed, with their codes: an app answers with a handful of distinct ones. */
 const CHECKED_STATUS = new Map<string, number>();
-/** Bound on CHECKED_STATUS, so an app making up reason phrases cannot grow it without end. */
+/**
+ * Bounds on CHECKED_STATUS: entries (it starts over when full, so an app making up reason phrases
+ * cannot grow it, nor lock its usual lines out) and the length of a line worth keeping.
+ */
 const CHECKED_STATUS_LIMIT = 256;
+const CHECKED_STATUS_MAX_LENGTH = 64;
 
 /**
  * The code of an app's status line, checked as {@link parseStatus} does; a status line seen
@@ -47,7 +51,10 @@ export function statusCode(status: string): number {
   const known = CHECKED_STATUS.get(status);
   if (known !== undefined) return known;
   const { code } = parseStatus(status);
-  if (CHECKED_STATUS.size < CHECKED_STATUS_LIMIT) CHECKED_STATUS.set(status, code);
+  if (status.length <= CHECKED_STATUS_MAX_LENGTH) {
+    if (CHECKED_STATUS.size >= CHECKED_STATUS_LIMIT) CHECKED_STATUS.clear();
+    CHECKED_STATUS.set(status, code);
+  }
   return code;
 }
 

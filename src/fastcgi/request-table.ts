@@ -5,9 +5,9 @@
  * Front servers that do not multiplex (nginx, Apache, lighttpd) have at most one live request per
  * connection: it sits in a field, and only further ones (FCGI_MPXS_CONNS) go into a Map. A Map
  * that goes from one entry to none rebuilds its table: about 150 bytes allocated per request,
- * measured with `--trace-gc-nvp`. Values are never `undefined`.
+ * measured with `--trace-gc-nvp`. `T` excludes undefined and null: `get` answers undefined for "none".
  */
-export class RequestTable<T> {
+export class RequestTable<T extends {}> {
   #firstId = -1;
   #first: T | undefined;
   #more: Map<number, T> | undefined;

@@ -213,6 +213,11 @@ describe('driver: the app breaks a rule', () => {
     // Any spelling of the name declares the length, and the body is held to it.
     expect(await respond('200 OK', [['content-length', '3']], ['abc'])).toBe('complete');
     expect(await respond('200 OK', [['content-length', '3']], ['ab'])).toBe('failed');
+    // Names and status lines too long to be kept are checked every time.
+    const long = `X-${'a'.repeat(100)}`;
+    expect(await respond(`200 ${'r'.repeat(100)}`, [[long, 'ok']])).toBe('complete');
+    expect(await respond(`200 ${'r'.repeat(100)}`, [[long, 'bad\r\n']])).toBe('failed');
+    expect(await respond(`200 ${'r'.repeat(100)}\r\n`, [])).toBe('failed');
     // Past the cache's bound, status lines are still parsed and checked.
     for (let i = 0; i < 300; i++) expect(await respond(`200 Reason ${i}`, [])).toBe('complete');
     expect(await respond('200 Reason 1\r\nX-Injected: 1', [])).toBe('failed');
