@@ -113,14 +113,27 @@ export async function stopChild(proc, { signal = 'SIGTERM', graceMs = 5_000 } = 
   }
 }
 
-/** A process's start time (field 22 of /proc/PID/stat, in clock ticks since boot); undefined once gone. */
-function startTime(pid) {
+/** The text of /proc/PID/NAME, or undefined once the process is gone (or the file unreadable). */
+function procFile(pid, name) {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The fields of /proc/PID/stat after the command name (which may contain spaces and parentheses),
+ * so index 0 is field 3 of proc(5), "state"; undefined once the process is gone.
+ */
+function statFields(pid) {
+  const text = procFile(pid, 'stat');
+  return text === undefined ? undefined : text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** A process's start time (field 22 of /proc/PID/stat, in clock ticks since boot); undefined once gone. */
+function startTime(pid) {
+  return statFields(pid)?.[19];
 }
 
 /**
@@ -165,12 +178,8 @@ process.once('exit', killAllChildren);
 
 /** VmRSS and VmHWM of a live process in KiB, from /proc/PID/status; undefined once it is gone. */
 export function memoryKiB(pid) {
-  let text;
-  try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = procFile(pid, 'status');
+  if (text === undefined) return undefined;
   const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
 }
@@ -197,25 +206,16 @@ export function treeMemoryKiB(pid) {
 export function pssKiB(pid) {
   let total = 0;
   for (const member of processTree(pid)) {
-    try {
-      total += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${member}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
+    const text = procFile(member, 'smaps_rollup'); // undefined: exited meanwhile
+    total += Number((text === undefined ? undefined : /^Pss:\s+(\d+) kB/m.exec(text)?.[1]) ?? 0);
   }
   return total;
 }
 
 /** User + system CPU time of a process (all its threads) in clock ticks, from /proc/PID/stat. */
 export function cpuTicks(pid) {
-  let text;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name may contain spaces: fields are counted after its closing parenthesis.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
+  if (fields === undefined) return undefined;
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
 }
 
@@ -227,13 +227,8 @@ export function cpuTicks(pid) {
 export function treeCpuTicks(pids) {
   let total = 0;
   for (const [index, pid] of pids.entries()) {
-    let text;
-    try {
-      text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(pid);
+    if (fields === undefined) continue;
     total += Number(fields[11]) + Number(fields[12]);
     if (index === 0) total += Number(fields[13]) + Number(fields[14]);
   }
@@ -251,13 +246,8 @@ export function processTicks(excludePids) {
   const ticks = new Map();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || excludePids.has(Number(name))) continue;
-    let text;
-    try {
-      text = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(name);
+    if (fields === undefined) continue; // exited meanwhile
     const ppid = Number(fields[1]);
     // Kernel threads, and the harness's own children (wrk) which are measured on their own.
     if (name === '2' || ppid === 2 || ppid === process.pid) continue;
@@ -282,11 +272,8 @@ function pageSizeKiB() {
 
 /** Resident pages of a process in KiB from /proc/PID/statm (cheaper to read than status); undefined once gone. */
 function statmRssKiB(pid) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * pageSizeKiB();
-  } catch {
-    return undefined;
-  }
+  const text = procFile(pid, 'statm');
+  return text === undefined ? undefined : Number(text.split(' ')[1]) * pageSizeKiB();
 }
 
 /**
