@@ -90,12 +90,16 @@ export class ByteSpool {
     const chunk = this.takeMemory();
     if (chunk !== undefined) return chunk;
     if (this.#writePosition === this.#readPosition) return null;
+    // Only bytes pushed before this point are in the writes awaited here: one pushed while this
+    // waits is written later, and reading its range now would return what the reused file held
+    // there before (another body's bytes, same length). So the range is fixed first.
+    const start = this.#readPosition;
+    const length = Math.min(READ_BYTES, this.#writePosition - start);
     await this.#writes;
     if (this.#error !== undefined) throw this.#error;
     const handle = await (this.#file as Promise<FileHandle>);
-    const length = Math.min(READ_BYTES, this.#writePosition - this.#readPosition);
     const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, this.#readPosition);
+    const { bytesRead } = await handle.read(buffer, 0, length, start);
     this.#readPosition += bytesRead;
     if (this.#readPosition === this.#writePosition) {
       // Drained: start over at the file's beginning so it does not grow without end.
