@@ -7,6 +7,7 @@ import { buildEnviron } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
 import { BodyInput } from '../core/input.js';
 import type { App, ErrorStream, HeaderList } from '../core/types.js';
+import { FdOutput, StreamOutput, type CgiOutput } from './output.js';
 
 /** Options for {@link runCgi}; the defaults are the process's own streams and environment. */
 export interface CgiOptions {
@@ -14,7 +15,7 @@ export interface CgiOptions {
   env?: Record<string, string | undefined>;
   /** The request body. Default `process.stdin`. */
   stdin?: Readable;
-  /** Where the response goes. Default `process.stdout`. */
+  /** Where the response goes. Default: fd 1 written directly (process.stdout is not opened). */
   stdout?: Writable;
   /** The error stream (`tsgi.errors`, the front server's error log). Default `process.stderr`. */
   stderr?: Writable;
@@ -26,22 +27,29 @@ export interface CgiOptions {
  * Serves one CGI request with `app` (RFC 3875): builds the environ from the meta-variables, gives
  * the app exactly CONTENT_LENGTH bytes of stdin as `tsgi.input`, and streams `Status:` + headers +
  * body to stdout (RFC 3875 §6). Nothing is written to stdout before the header block.
- * @returns the process exit code: 0 when the response completed, 1 when the app failed or the
- *   client went away (the response was a 500 or was cut off).
+ * @returns the process exit code, once the whole response has been handed to the operating system: 0
+ *   when the response completed, 1 when the app failed or the client went away (the response was a
+ *   500 or was cut off).
  * @example
  * import { runCgi } from 'tsgi';
  * process.exitCode = await runCgi(app);
  */
 export async function runCgi(app: App, options: CgiOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
-  // process.stdin and process.stderr are opened only when used (a body to read, a line to log):
-  // making a stdio stream is a measurable part of a CGI process's start-up.
+  // process.stdin and process.stderr are opened only when used (a body to read, a line to log), and
+  // process.stdout not at all (FdOutput): making a stdio stream is a measurable part of a CGI
+  // process's start-up.
   let stdin = options.stdin;
   const openStdin = (): Readable => (stdin ??= process.stdin);
-  const stdout = options.stdout ?? process.stdout;
   const log = (line: string): void => void (options.stderr ?? process.stderr).write(line);
   const errors: ErrorStream = { write: log };
   const controller = new AbortController();
+  // The front server closing our stdout means the client went away (EPIPE).
+  const onOutputError = (error: unknown): void => controller.abort(new RequestAbortedError(undefined, { cause: error }));
+  const output: CgiOutput =
+    options.stdout !== undefined
+      ? new StreamOutput(options.stdout, onOutputError)
+      : new FdOutput(1, () => process.stdout, onOutputError);
 
   let environ;
   let input: BodyInput | undefined;
@@ -58,18 +66,16 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   } catch (error) {
     // A CONTENT_LENGTH that is not a number: the front server is broken; answer 400, call no app.
     log(`${error instanceof Error ? error.message : String(error)}\n`);
-    stdout.write(encodeCgiHead('400 Bad Request', [['Content-Type', 'text/plain']]));
-    stdout.write('Bad Request\n');
+    output.write(encodeCgiHead('400 Bad Request', [['Content-Type', 'text/plain']]));
+    output.write(Buffer.from('Bad Request\n'));
+    await output.flush();
     return 1;
   }
 
-  // The front server closing our stdout means the client went away (EPIPE).
-  const onStdoutError = (error: unknown): void => controller.abort(new RequestAbortedError(undefined, { cause: error }));
-  stdout.on('error', onStdoutError);
-  const outcome: Outcome = await runApp(app, environ, stdoutSink(stdout, controller.signal), { log });
-  stdout.off('error', onStdoutError);
+  const outcome: Outcome = await runApp(app, environ, outputSink(output), { log });
   if (input !== undefined && stdin !== undefined) await drainUnread(input, stdin);
   if (stdin !== undefined) stopReading(stdin);
+  await output.flush();
   return outcome === 'complete' ? 0 : 1;
 }
 
@@ -135,31 +141,19 @@ function stopReading(stdin: Readable): void {
   stdin.destroy();
 }
 
-function stdoutSink(stdout: Writable, signal: AbortSignal): ResponseSink {
+function outputSink(output: CgiOutput): ResponseSink {
   return {
     start(status: string, headers: HeaderList): void {
-      stdout.write(encodeCgiHead(status, headers));
+      output.write(encodeCgiHead(status, headers));
     },
     write(chunk: Uint8Array): boolean {
-      return stdout.write(chunk);
+      return output.write(chunk);
     },
     drain(): Promise<void> {
-      if (signal.aborted) return Promise.reject(new RequestAbortedError());
-      return new Promise((resolve, reject) => {
-        const onDrain = (): void => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = (): void => {
-          stdout.off('drain', onDrain);
-          reject(new RequestAbortedError());
-        };
-        stdout.once('drain', onDrain);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+      return output.drain();
     },
     end(): void {
-      // stdout stays open: the process exits when the event loop empties, flushing it.
+      // Nothing to close: the process exits once runCgi has flushed the output.
     },
     abort(): void {
       // RFC 3875 has no way to say "incomplete": the exit code and the log line are what we have; a

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FdOutput } from '../cgi/output.js';
 import { runCgi } from '../cgi/runner.js';
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { TsgiError } from '../core/errors.js';
@@ -114,13 +115,15 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
   } catch (error) {
     // The web server turns a silent exit into its own error page; send a proper 500 instead.
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    process.stdout.write(encodeCgiHead('500 Internal Server Error', [['Content-Type', 'text/plain']]));
-    process.stdout.write('Internal Server Error\n');
+    const output = new FdOutput(1, () => process.stdout, () => {});
+    output.write(encodeCgiHead('500 Internal Server Error', [['Content-Type', 'text/plain']]));
+    output.write(Buffer.from('Internal Server Error\n'));
+    await output.flush();
     process.exitCode = 1;
   }
-  // One request per process: once the response is flushed, exit, even if the app left timers or a
-  // database pool that would keep the process (and the web server's request) waiting.
-  process.stdout.write('', () => process.exit());
+  // One request per process: the response is out (runCgi flushed it), so exit, even if the app left
+  // timers or a database pool that would keep the process (and the web server's request) waiting.
+  process.exit();
 }
 
 /**
