@@ -1,7 +1,6 @@
 // Holds a byte stream first-in first-out: in memory up to a bound, the rest in an unlinked temp file.
 
-import { open, unlink, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsgiError } from './errors.js';
 
@@ -34,6 +33,8 @@ export class ByteSpool {
   #readPosition = 0;
   #error: unknown;
   #closed = false;
+  /** The temp file's directory, once known (for the error message). */
+  #whereTo: string | undefined;
 
   constructor(options: SpoolOptions) {
     this.#memoryLimit = options.memoryBytes;
@@ -66,7 +67,7 @@ export class ByteSpool {
       .then(() => file)
       .then((handle) => handle.write(chunk, 0, chunk.byteLength, position))
       .catch((error: unknown) => {
-        this.#error ??= new TsgiError('TSGI_SPOOL', `tsgi: cannot spool a request body to ${this.#directory ?? tmpdir()}`, { cause: error });
+        this.#error ??= new TsgiError('TSGI_SPOOL', `tsgi: cannot spool a request body to ${this.#whereTo ?? this.#directory ?? 'the temp directory'}`, { cause: error });
       });
   }
 
@@ -123,7 +124,11 @@ export class ByteSpool {
   }
 
   async #openFile(): Promise<FileHandle> {
-    const path = join(this.#directory ?? tmpdir(), `tsgi-body-${process.pid}-${++serial}`);
+    // Loaded here, by the few requests that spill: a CGI process, which starts per request, would
+    // otherwise load fs/promises and os for every GET (docs/performance.md "CGI start-up").
+    const [{ open, unlink }, { tmpdir }] = await Promise.all([import('node:fs/promises'), import('node:os')]);
+    this.#whereTo = this.#directory ?? tmpdir();
+    const path = join(this.#whereTo, `tsgi-body-${process.pid}-${++serial}`);
     const handle = await open(path, 'wx+', 0o600);
     await unlink(path);
     return handle;
