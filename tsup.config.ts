@@ -1,11 +1,12 @@
-// Build config: the library (with types), and the CLI as dist/cli.js (the bin) plus two chunks.
+// Build config: the library (with types), and the CLI as dist/cli.cjs (the bin) plus two chunks.
 //
 // A CGI request starts one process per request, so the file it runs should hold what it needs and
-// little else (docs/performance.md "CGI start-up"): dist/cli.js is one self-contained module with
-// the command dispatch, the CGI runner, the core and the adapters (the adapters inlined lazily:
-// compiled only when an app is not a plain TSGI function). `tsgi fastcgi` and `tsgi dev` are
-// chunks beside it (dist/cli-fastcgi.js, dist/cli-dev.js and their shared dist/cli-chunk-*.js)
-// that cli.js import()s on demand; they bundle their own copy of the core. Ship dist/ whole.
+// little else (docs/performance.md "CGI start-up"): dist/cli.cjs is one self-contained CommonJS
+// file with the command dispatch, the CGI runner, the core and the adapters (the adapters inlined
+// lazily: compiled, and their node: built-ins required, only when an app is not a plain TSGI
+// function). `tsgi fastcgi` and `tsgi dev` are ES module chunks beside it (dist/cli-fastcgi.js,
+// dist/cli-dev.js and their shared dist/cli-chunk-*.js) that cli.cjs import()s on demand; they
+// bundle their own copy of the core. Ship dist/ whole.
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
 
@@ -37,9 +38,13 @@ export default defineConfig([
   },
   {
     entry: { cli: 'src/cli/main.ts' },
-    format: ['esm'],
+    // CommonJS (dist/cli.cjs): an ES module entry makes Node start its asynchronous ESM loader
+    // before the first line runs, and loadApp's require() of the app then needs none of it.
+    format: ['cjs'],
     target: 'node20',
     platform: 'node',
+    // import.meta.url (main.ts: the version, tsgi dev's path to this file) from __filename.
+    shims: true,
     // Inline everything else, import() targets too (as lazily run wrappers): one file to load.
     splitting: false,
     sourcemap: false,

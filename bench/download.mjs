@@ -2,7 +2,7 @@
 //
 //   npm run build && node bench/download.mjs
 //   node bench/download.mjs --rate 20M --mib 100      curl's --limit-rate, download size
-//   node bench/download.mjs --cli /tmp/before.js      a saved build instead of dist/cli.js
+//   node bench/download.mjs --cli /tmp/before.js      a saved build instead of dist/cli.cjs
 //
 // The issue "Performance" asks that a 100 MiB download add less than 32 MiB to the backend's RSS.
 // Each case starts a fresh `tsgi fastcgi` daemon hosting bench/apps/download-tsgi.mjs (a plain TSGI
@@ -163,7 +163,7 @@ async function main() {
   } finally {
     await nginx.stop();
   }
-  const build = options.cli === DIST_CLI ? 'dist/cli.js' : options.cli;
+  const build = options.cli === DIST_CLI ? 'dist/cli.cjs' : options.cli;
   process.stdout.write(
     [
       `## ${mib(options.bytes * 1 / 1024)} MiB download, curl --limit-rate ${options.rate}, backend VmRSS every ${SAMPLE_MS} ms (${build}, Node ${process.version})`,

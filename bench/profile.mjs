@@ -4,9 +4,9 @@
 //   node bench/profile.mjs --backends tsgi --case upload --duration 5
 //   node bench/profile.mjs --strace              also count the backend's syscalls per request
 //   node bench/profile.mjs --gc                  also allocation, promotion and GC pauses per request
-//   node bench/profile.mjs --cli /tmp/before.js  profile a saved build instead of dist/cli.js
+//   node bench/profile.mjs --cli /tmp/before.js  profile a saved build instead of dist/cli.cjs
 //
-// Like run.mjs, it runs a copy of dist/cli.js taken at the start (bench/lib/build.mjs).
+// Like run.mjs, it runs a copy of dist/cli.cjs taken at the start (bench/lib/build.mjs).
 // For each backend: a private nginx (bench/lib/nginx.mjs), the backend started under
 // `node --cpu-prof`, one wrk load, then SIGTERM so Node writes the profile. The summary divides the
 // sampled CPU time by the requests wrk completed: µs per request by category (tsgi's code, Node's
@@ -48,7 +48,7 @@ request by category and top functions; optionally syscalls (strace -c) and GC pe
   --top N            functions listed by self time (default 20)
   --strace           also count the backend's syscalls per request (needs strace)
   --gc               also allocation, promotion and GC pauses per request (--trace-gc-nvp)
-  --cli FILE         profile a saved build instead of dist/cli.js
+  --cli FILE         profile a saved build instead of dist/cli.cjs
   --help             this text
 
 Files land in bench/results/profile/.
@@ -104,7 +104,7 @@ function categoryOf(callFrame) {
   if (functionName === '(idle)') return 'idle';
   if (functionName === '(garbage collector)') return 'GC';
   if (functionName === '(program)' || functionName === '(root)') return 'V8/native (program)';
-  // The pinned build is cli.js plus the chunks it import()s (cli-fastcgi.js, cli-chunk-*.js).
+  // The pinned build is cli.cjs plus the chunks it import()s (cli-fastcgi.js, cli-chunk-*.js).
   if (url.startsWith(`file://${dirname(CLI)}/`) || url.includes('/dist/cli') || url.includes('/dist/index.js')) return 'tsgi (dist/)';
   if (url.includes('/bench/apps/')) return 'app (bench/apps)';
   if (url.includes('/node_modules/')) return 'node_modules';
@@ -161,7 +161,7 @@ export function summarizeProfile(profile) {
     }
   }
   // Lines of tsgi's code by self time, from V8's positionTicks. The line numbers are those of the
-  // measured dist/cli.js; a line of an inlined function is reported under its caller's node, so
+  // measured dist/cli.cjs; a line of an inlined function is reported under its caller's node, so
   // lines, not function names, are what to trust here.
   const lines = new Map();
   for (const node of profile.nodes) {

@@ -47,7 +47,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --cgi-only            only the CGI start-up timing
   --cgi-runs N          CGI runs per row (default 30, quick 10)
   --out FILE            JSON output (default bench/results/latest.json)
-  --cli FILE            measure this built CLI instead of dist/cli.js (e.g. a saved earlier build)
+  --cli FILE            measure this built CLI instead of dist/cli.cjs (e.g. a saved earlier build)
   --php-children N      php-fpm-nokeep's pool size (default ${PHP_FPM_CHILDREN_PER_CPU} per CPU); the keep-alive
                         pool gets at least one worker per connection (see backends.mjs)
   --noise-limit PCT     re-measure a run when processes outside the benchmark used more than

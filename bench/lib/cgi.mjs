@@ -62,7 +62,7 @@ export function measureCgiStartup({ runs = 30, warmup = 3, log = () => {} } = {}
     if ((round + 1) % 10 === 0) log(`  cgi: ${round + 1}/${warmup + runs} rounds\n`);
   }
   const baseline = summarize(times[0]).median;
-  const shown = (arg) => (arg === CLI ? 'dist/cli.js' : arg.replace(`${REPO}/`, ''));
+  const shown = (arg) => (arg === CLI ? 'dist/cli.cjs' : arg.replace(`${REPO}/`, ''));
   return rows.map((row, i) => {
     const stats = summarize(times[i]);
     return { id: row.id, command: `node ${row.args.map(shown).join(' ')}`, ...stats, ratioToNode: stats.median / baseline };

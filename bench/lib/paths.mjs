@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 export const BENCH = dirname(dirname(fileURLToPath(import.meta.url)));
 export const REPO = dirname(BENCH);
 /** The built CLI as the repository has it. */
-export const DIST_CLI = join(REPO, 'dist/cli.js');
+export const DIST_CLI = join(REPO, 'dist/cli.cjs');
 /**
  * The CLI the benchmark runs: DIST_CLI, or a copy of it taken when the run started (`useCli`), so
  * a rebuild in the working tree halfway through a run cannot mix two builds in one table.

@@ -13,8 +13,8 @@ case "${TSGI_APACHE_MODE:-proxy}" in
     # cgi-bin.conf as-is: the app goes where it points, tsgi where its SetEnv PATH looks.
     mkdir -p /usr/lib/cgi-bin
     cp /srv/tsgi/test/fixtures/app.mjs /usr/lib/cgi-bin/app.mjs
-    printf '#!/bin/sh\nexec /usr/local/bin/node /srv/tsgi/dist/cli.js "$@"\n' > /usr/local/bin/tsgi
-    printf '#!/bin/sh\nexec /usr/local/bin/node /srv/tsgi/dist/cli.js cgi /usr/lib/cgi-bin/app.mjs\n' > /usr/lib/cgi-bin/app.cgi
+    printf '#!/bin/sh\nexec /usr/local/bin/node /srv/tsgi/dist/cli.cjs "$@"\n' > /usr/local/bin/tsgi
+    printf '#!/bin/sh\nexec /usr/local/bin/node /srv/tsgi/dist/cli.cjs cgi /usr/lib/cgi-bin/app.mjs\n' > /usr/lib/cgi-bin/app.cgi
     chmod 755 /usr/local/bin/tsgi /usr/lib/cgi-bin/app.mjs /usr/lib/cgi-bin/app.cgi
     cp "$conf/cgi-bin.conf" "$site"
     ;;

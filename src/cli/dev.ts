@@ -18,7 +18,7 @@ export { TsgiError };
 /**
  * Runs `tsgi dev <app> [--host H] [--port N] [--script-name P] [--type T] [--watch]`.
  * @param args - the arguments after `dev`.
- * @param cliPath - the file to re-run under `--watch` (the CLI's entry, dist/cli.js: this module
+ * @param cliPath - the file to re-run under `--watch` (the CLI's entry, dist/cli.cjs: this module
  *   may be a separate chunk, so its own `import.meta.url` would be the wrong file).
  * @returns once the server listens (or the watched child is started).
  * @throws {TsgiError} code `TSGI_USAGE` for a bad option, `TSGI_LOAD_APP` when the app cannot be loaded.

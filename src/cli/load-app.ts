@@ -1,8 +1,10 @@
 // Resolves "path/to/module[#export]" to a TSGI app for the CLI, with one clear message per failure.
 
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { types } from 'node:util';
 import type { AppType } from '../adapters/detect.js';
 import { TsgiError } from '../core/errors.js';
 import type { App } from '../core/types.js';
@@ -27,7 +29,7 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   let module: Record<string, unknown>;
   const listening = listeningServers();
   try {
-    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    module = await importModule(file);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: importing ${file} failed: ${detail}`, { cause: error });
@@ -38,7 +40,8 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   const names = exportName !== undefined ? [exportName] : ['default', 'app'];
   const name = names.find((n) => module[n] !== undefined);
   if (name === undefined) {
-    const exported = Object.keys(module);
+    // `__esModule` is the marker Node's require() adds to an ES module with a default export.
+    const exported = Object.keys(module).filter((key) => key !== '__esModule');
     throw new TsgiError(
       'TSGI_LOAD_APP',
       `tsgi: cannot load app: ${file} has no export ${names.map((n) => `'${n}'`).join(' or ')}` +
@@ -52,6 +55,31 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   // a plain TSGI app never compiles them (docs/performance.md "CGI start-up").
   const { toApp } = await import('../adapters/detect.js');
   return toApp(value, type, `export '${name}' of ${file}`);
+}
+
+/**
+ * The module's namespace, as `import()` gives it, loaded with `require()` where Node can: a CGI
+ * process loads its app once per request, and `require()` skips the asynchronous ESM loader, about
+ * 2 ms of each request's start-up (docs/performance.md "CGI start-up").
+ * - An ES module: Node 20.19+ loads it synchronously unless a module of its graph uses top-level
+ *   await. When it cannot (ERR_REQUIRE_ASYNC_MODULE, or ERR_REQUIRE_ESM on older Node; no code of
+ *   the module has run then), `import()` loads it.
+ * - A CommonJS module: the namespace import() would make, `default` being module.exports and its
+ *   own properties the named exports (a superset of what import() finds by static analysis).
+ * @throws whatever the module throws while it runs, or the loader's error.
+ */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  let required: unknown;
+  try {
+    required = createRequire(file)(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
+    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  }
+  if (types.isModuleNamespaceObject(required)) return required as Record<string, unknown>;
+  const named = typeof required === 'function' || (typeof required === 'object' && required !== null) ? { ...required } : {};
+  return { ...named, default: required };
 }
 
 /**

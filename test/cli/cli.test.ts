@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
+const CLI = join(ROOT, 'dist', 'cli.cjs');
 const HELLO = join(ROOT, 'examples', 'hello.mjs');
 const HTTPOXY = join(ROOT, 'test', 'fixtures', 'httpoxy.mjs');
 
@@ -129,8 +129,8 @@ describe('tsgi command', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  describe('CGI start-up: dist/cli.js alone serves a CGI request (docs/performance.md "CGI start-up")', () => {
-    /** dist/cli.js copied alone, as in a package: no chunk files beside it. */
+  describe('CGI start-up: dist/cli.cjs alone serves a CGI request (docs/performance.md "CGI start-up")', () => {
+    /** dist/cli.cjs copied alone, as in a package: no chunk files beside it. */
     let alone: string;
     /** A preload that prints the node: built-ins the process loaded, one per line, at exit. */
     let builtins: string;
@@ -138,15 +138,14 @@ describe('tsgi command', () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'tsgi-cli-alone-'));
-      alone = join(dir, 'cli.js');
+      alone = join(dir, 'cli.cjs');
       copyFileSync(CLI, alone);
-      writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
       builtins = join(dir, 'builtins.cjs');
       writeFileSync(
         builtins,
         [
           "const opened = [];",
-          "for (const name of ['stdin', 'stderr']) {",
+          "for (const name of ['stdin', 'stdout', 'stderr']) {",
           "  const { get } = Object.getOwnPropertyDescriptor(process, name);",
           "  Object.defineProperty(process, name, { configurable: true, get() { opened.push(name); return get.call(process); } });",
           "}",
@@ -159,20 +158,21 @@ describe('tsgi command', () => {
     const run = (app: string, env: Record<string, string>) =>
       spawnSync(process.execPath, ['-r', builtins, alone, 'cgi', app], { env, encoding: 'latin1', timeout: 15_000 });
 
-    it('serves a TSGI app without loading node:http, node:child_process or the daemon', () => {
+    it('serves a TSGI app without loading node:http, node:child_process, the daemon or the stream modules', () => {
       const r = run(HELLO, CGI_ENV);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain('Hello from tsgi!');
       const loaded = r.stderr.split('\n').filter((line) => line.startsWith('builtin ')).map((line) => line.slice(8));
       expect(loaded).toContain('fs'); // the preload ran
-      for (const unused of ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args']) {
-        expect(loaded).not.toContain(unused);
-      }
-      // A GET that logs nothing opens neither stdin nor stderr (each stdio stream costs start-up).
+      // What a GET does not need: the daemon's built-ins; streams and net (the response goes to fd 1
+      // directly), and fs/promises and os (only a body spilling to a temp file needs them).
+      const unused = ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args', 'net', 'stream', 'fs/promises', 'os'];
+      expect(loaded.filter((name) => unused.includes(name))).toEqual([]);
+      // A GET that logs nothing opens no stdio stream (each costs start-up).
       expect(r.stderr.split('\n').filter((line) => line.startsWith('opened '))).toEqual([]);
     });
 
-    it('serves an Express app through the node:http adapter, which cli.js holds itself', () => {
+    it('serves an Express app through the node:http adapter, which cli.cjs holds itself', () => {
       const r = run(join(ROOT, 'examples', 'express.mjs'), { ...CGI_ENV, PATH_INFO: '/users/7' });
       expect(r.status).toBe(0);
       expect(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)).toBe('{"id":"7"}');

@@ -1,9 +1,15 @@
-// Tests the loader's fast path: a plain TSGI function is taken as it is, without loading the adapters.
+// Tests the app loader: how modules are loaded (require where Node can, else import) and the fast path
+// that takes a plain TSGI function as it is, without loading the adapters.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { toApp, type AppType } from '../../src/adapters/detect.js';
-import { isPlainTsgiApp } from '../../src/cli/load-app.js';
+import { TsgiError } from '../../src/core/errors.js';
+import { isPlainTsgiApp, loadApp } from '../../src/cli/load-app.js';
 
 /** What toApp makes of `value`: itself, a wrapper, or an error. */
 function viaToApp(value: unknown, type?: AppType): 'itself' | 'wrapped' | 'error' {
@@ -53,5 +59,56 @@ describe('isPlainTsgiApp', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('loadApp: loading the module', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-load-app-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** How often each fixture's top level ran, by name (the fixtures count themselves). */
+  const runs = (): Record<string, number> => ((globalThis as Record<string, unknown>).__tsgiLoadRuns ??= {}) as Record<string, number>;
+  const COUNT = (name: string): string => `(globalThis.__tsgiLoadRuns ??= {})[${JSON.stringify(name)}] = (globalThis.__tsgiLoadRuns[${JSON.stringify(name)}] ?? 0) + 1;`;
+  const fixture = (name: string, source: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, `${COUNT(name)}\n${source}\n`);
+    return file;
+  };
+  // Node 20.19+ (and 22.12+) can require() an ES module; earlier ones take the import() path only.
+  const requiresEsm = (process.features as { require_module?: boolean }).require_module === true;
+  const APP = 'function app(environ, startResponse) { startResponse("200 OK", []); return []; }';
+
+  it('loads an ES module once, with require() where Node can (no asynchronous loader)', async () => {
+    const file = fixture('esm.mjs', `export default ${APP}`);
+    const app = await loadApp(file);
+    expect(app.name).toBe('app');
+    expect(runs()['esm.mjs']).toBe(1);
+    // Only a module loaded by require() is in require's cache.
+    expect(createRequire(file).cache[file] !== undefined).toBe(requiresEsm);
+  });
+
+  it('loads an ES module with top-level await through import(), running it once', async () => {
+    const file = fixture('tla.mjs', `await new Promise((resolve) => setTimeout(resolve, 1));\nexport const app = ${APP}`);
+    const app = await loadApp(file);
+    expect(app.name).toBe('app');
+    expect(runs()['tla.mjs']).toBe(1);
+    expect(createRequire(file).cache[file]).toBeUndefined();
+  });
+
+  it('gives a CommonJS module the namespace import() makes (default: module.exports), running it once', async () => {
+    const file = fixture('app.cjs', `module.exports = ${APP};\nmodule.exports.extra = 1;`);
+    const app = await loadApp(file);
+    expect(app.name).toBe('app');
+    expect(runs()['app.cjs']).toBe(1);
+  });
+
+  it('reports a module that throws while it runs as TSGI_LOAD_APP, having run it once', async () => {
+    for (const name of ['throws.mjs', 'throws.cjs']) {
+      const file = fixture(name, 'throw new Error("no database");');
+      const error = await loadApp(file).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TsgiError);
+      expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
+      expect((error as Error).message).toBe(`tsgi: cannot load app: importing ${file} failed: no database`);
+      expect(runs()[name]).toBe(1);
+    }
   });
 });

@@ -4,7 +4,7 @@
 //   conf/apache/cgi-bin.conf: "/usr/lib/cgi-bin"                -> <prefix>/cgi-bin
 //                             "SetEnv PATH /usr/local/bin:"     -> "SetEnv PATH <prefix>/bin:/usr/local/bin:"
 //   conf/apache/htaccess:     "/srv/app/node_modules/.bin"      -> <prefix>/bin
-// <prefix>/bin/tsgi is a launcher for a copy of dist/cli.js, so the fixture's `#!/usr/bin/env tsgi`
+// <prefix>/bin/tsgi is a launcher for a copy of dist/cli.cjs, so the fixture's `#!/usr/bin/env tsgi`
 // line finds it; the .htaccess copy lives in <prefix>/htdocs/site/ next to another app.mjs.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
 // test/examples/cases.ts is the table examples.test.ts sends in-process and through the dev server;
 // here each case is a real HTTP request on a fresh connection:
 //   - nginx: conf/nginx/tsgi.conf (harness/nginx.ts), app mounted at "/", in front of
-//     `node dist/cli.js fastcgi examples/<name>.mjs` run from the checkout. One daemon and one nginx
+//     `node dist/cli.cjs fastcgi examples/<name>.mjs` run from the checkout. One daemon and one nginx
 //     per example, started once for all its cases. `location = /stream` has fastcgi_buffering off.
 //   - Apache: conf/apache/cgi-bin.conf with "/usr/lib/cgi-bin" -> <prefix>/cgi-bin, one Apache for
 //     every example; each app answers at /cgi-bin/<name>.cgi through the wrapper form, on a copy of

@@ -1,7 +1,7 @@
 // Drives real nginx (conf/nginx/tsgi.conf) in front of tsgi started by spawn-fcgi on a unix socket handed over on fd 0.
 //
 // nginx substitutions as in nginx-fastcgi.test.ts ("server unix:<socket>;" for the upstream); the
-// daemon is `spawn-fcgi -n -s <socket> -- node dist/cli.js fastcgi <app>` (harness/spawn-fcgi.ts).
+// daemon is `spawn-fcgi -n -s <socket> -- node dist/cli.cjs fastcgi <app>` (harness/spawn-fcgi.ts).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -14,20 +14,20 @@ export interface CgiInstall {
   cliPath: string;
 }
 
-/** Puts `<prefix>/bin/tsgi` (runs this node on the copied bundle) and `<prefix>/lib/cli.js` (with its chunks) in place. */
+/** Puts `<prefix>/bin/tsgi` (runs this node on the copied bundle) and `<prefix>/lib/cli.cjs` (with its chunks) in place. */
 export async function installCli(prefix: string): Promise<CgiInstall> {
   const cli = requireCli();
   const binDir = join(prefix, 'bin');
   const libDir = join(prefix, 'lib');
   await mkdir(binDir, { recursive: true });
   await mkdir(libDir, { recursive: true });
-  const cliPath = join(libDir, 'cli.js');
+  const cliPath = join(libDir, 'cli.cjs');
   await copyFile(cli, cliPath);
-  // dist/cli.js import()s its subcommands' chunks (cli-*.js: fastcgi, dev) from beside it.
+  // dist/cli.cjs import()s its subcommands' chunks (cli-*.js: fastcgi, dev) from beside it.
   for (const name of await readdir(dirname(cli))) {
     if (name.startsWith('cli-') && name.endsWith('.js')) await copyFile(join(dirname(cli), name), join(libDir, name));
   }
-  // Said, not guessed: without it Node first tries the copy as CommonJS (a few ms per CGI request).
+  // The chunks are ES modules: said, not guessed (without it Node tries them as CommonJS first).
   await writeFile(join(libDir, 'package.json'), '{"type":"module"}\n');
   // An absolute node path: the CGI PATH need not contain node (CI may use a node outside /usr/bin).
   await writeFile(join(binDir, 'tsgi'), `#!/bin/sh\nexec "${execPath}" "${cliPath}" "$@"\n`);

@@ -1,4 +1,4 @@
-// Starts the tsgi FastCGI daemon (`node dist/cli.js fastcgi <app> --listen ...`) for the e2e tests.
+// Starts the tsgi FastCGI daemon (`node dist/cli.cjs fastcgi <app> --listen ...`) for the e2e tests.
 import { execPath } from 'node:process';
 import { FIXTURE_APP, requireCli } from './paths.js';
 import { describeEndpoint, freePort, waitForEndpoint, type Endpoint } from './ports.js';

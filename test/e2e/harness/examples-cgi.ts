@@ -9,7 +9,7 @@
 // nested node_modules included), so Node resolves every import there exactly as in the checkout.
 // About 150 packages and 27 MB for the five examples; the copy takes well under a second.
 // Each app answers at /cgi-bin/<name>.cgi through the wrapper form (README "CGI under Apache"):
-//   exec <node> <prefix>/lib/cli.js cgi <prefix>/site/examples/<name>.mjs
+//   exec <node> <prefix>/lib/cli.cjs cgi <prefix>/site/examples/<name>.mjs
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The bundle under test; TSGI_E2E_CLI points the tests at another build (e.g. an installed tsgi). */
-export const CLI_PATH = process.env.TSGI_E2E_CLI ?? join(REPO_ROOT, 'dist/cli.js');
+export const CLI_PATH = process.env.TSGI_E2E_CLI ?? join(REPO_ROOT, 'dist/cli.cjs');
 export const FIXTURE_APP = join(REPO_ROOT, 'test/fixtures/app.mjs');
 export const CONF_DIR = join(REPO_ROOT, 'conf');
 

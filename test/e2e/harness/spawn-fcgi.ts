@@ -18,7 +18,7 @@ export interface SpawnFcgiOptions {
   app?: string;
 }
 
-/** `spawn-fcgi -n -s <socket> -M <mode> -- node dist/cli.js fastcgi <app>`. */
+/** `spawn-fcgi -n -s <socket> -M <mode> -- node dist/cli.cjs fastcgi <app>`. */
 export async function startSpawnFcgi({ socketPath, socketMode = '0600', app = FIXTURE_APP }: SpawnFcgiOptions): Promise<Daemon> {
   const spawnFcgi = SPAWN_FCGI.require();
   const cli = requireCli();
