@@ -1,8 +1,8 @@
 // The CGI start-up case "an app that imports a framework": a TSGI app whose module imports express.
 //
-// tsgi has no node:http adapter yet (docs/architecture.md "Not yet built"), so express does not
-// route the request: the module pays for loading express and building an express app, as a real
-// framework app would on every CGI request, then answers /hello like tsgi-app.mjs.
+// Express does not route the request here (that is bench/apps/express-app.mjs, through the node:http
+// adapter): the module pays for loading express and building an express app, as a real framework
+// app would on every CGI request, then answers /hello like tsgi-app.mjs.
 
 import express from 'express';
 import tsgiApp from './tsgi-app.mjs';

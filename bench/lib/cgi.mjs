@@ -27,7 +27,8 @@ const CGI_ENV = {
 export function cgiRows() {
   return [
     { id: 'node -e 0', args: ['-e', '0'] },
-    // The ESM loader's own cost: tsgi and its apps are ES modules, so this is the floor for tsgi cgi.
+    // What an ES module entry costs (Node starts its asynchronous ESM loader first). tsgi's entry is
+    // CommonJS and require()s an ES module app, so this is no floor for it (docs/performance.md).
     { id: 'node empty.mjs', args: [join(APPS, 'empty.mjs')] },
     // Resolved from the repository (cwd), like the app's own import.
     { id: 'node, import express', args: ['--input-type=module', '-e', "import 'express';"] },
