@@ -5,15 +5,15 @@ import { encodeCgiHead } from '../core/cgi-response.js';
 import { runApp, type Outcome, type ResponseSink } from '../core/driver.js';
 import { buildEnviron } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
-import { BodyInput } from '../core/input.js';
 import type { App, ErrorStream, HeaderList } from '../core/types.js';
+import { FdBody, StreamBody, type CgiBody } from './body.js';
 import { FdOutput, StreamOutput, type CgiOutput } from './output.js';
 
 /** Options for {@link runCgi}; the defaults are the process's own streams and environment. */
 export interface CgiOptions {
   /** Meta-variables (RFC 3875 §4.1). Default `process.env`. */
   env?: Record<string, string | undefined>;
-  /** The request body. Default `process.stdin`. */
+  /** The request body. Default: fd 0 read directly (process.stdin is opened only if fd 0 is non-blocking). */
   stdin?: Readable;
   /** Where the response goes. Default: fd 1 written directly (process.stdout is not opened). */
   stdout?: Writable;
@@ -36,11 +36,9 @@ export interface CgiOptions {
  */
 export async function runCgi(app: App, options: CgiOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
-  // process.stdin and process.stderr are opened only when used (a body to read, a line to log), and
-  // process.stdout not at all (FdOutput): making a stdio stream is a measurable part of a CGI
-  // process's start-up.
-  let stdin = options.stdin;
-  const openStdin = (): Readable => (stdin ??= process.stdin);
+  // process.stderr is opened only when used (a line to log), and process.stdin and process.stdout
+  // not at all (FdBody, FdOutput): making a stdio stream is a measurable part of a CGI process's
+  // start-up.
   const log = (line: string): void => void (options.stderr ?? process.stderr).write(line);
   const errors: ErrorStream = { write: log };
   const controller = new AbortController();
@@ -52,10 +50,17 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
       : new FdOutput(1, () => process.stdout, onOutputError);
 
   let environ;
-  let input: BodyInput | undefined;
+  let body: CgiBody | undefined;
   try {
     environ = buildEnviron(env, {
-      input: (contentLength) => (input = stdinInput(openStdin, contentLength)),
+      // CGI has no other end-of-body marker: without CONTENT_LENGTH there is no body (RFC 3875 §4.2).
+      input: (contentLength) => {
+        body =
+          options.stdin !== undefined
+            ? new StreamBody(options.stdin, contentLength ?? 0, false)
+            : new FdBody(0, contentLength ?? 0, () => process.stdin);
+        return body.input;
+      },
       errors,
       signal: controller.signal,
       multithread: false,
@@ -73,73 +78,18 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   }
 
   const outcome: Outcome = await runApp(app, environ, outputSink(output), { log });
-  if (input !== undefined && stdin !== undefined) await drainUnread(input, stdin);
-  if (stdin !== undefined) stopReading(stdin);
+  if (body !== undefined) {
+    // An app answering a POST without reading it (401, 404, 413) must not cost the client its
+    // response (CgiBody.drainRest: mod_cgid).
+    await body.drainRest(DRAIN_TIMEOUT_MS);
+    body.stop();
+  }
   await output.flush();
   return outcome === 'complete' ? 0 : 1;
 }
 
 /** Longest wait for the rest of a body the app did not read, in milliseconds. */
 const DRAIN_TIMEOUT_MS = 10_000;
-
-/**
- * Reads and drops what is left of the body before exiting. Under mod_cgid stdin and stdout are one
- * unix socket, and closing it with unread bytes makes the kernel reset it: Apache then loses the end
- * of the response (AH00574). An app answering a POST without reading it (401, 404, 413) must not
- * cost the client its response.
- */
-async function drainUnread(input: BodyInput, stdin: Readable): Promise<void> {
-  if (input.complete) return;
-  input.discard();
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, DRAIN_TIMEOUT_MS);
-    // Runs after stdinInput's own 'data' listener has pushed the chunk.
-    const onData = (): void => {
-      if (input.complete) done();
-    };
-    stdin.on('data', onData);
-    stdin.once('end', done);
-    stdin.once('error', done);
-    stdin.once('close', done);
-    function done(): void {
-      clearTimeout(timer);
-      stdin.off('data', onData);
-      stdin.off('end', done);
-      stdin.off('error', done);
-      stdin.off('close', done);
-      resolve();
-    }
-  });
-}
-
-/**
- * tsgi.input over stdin: exactly CONTENT_LENGTH bytes (RFC 3875 §4.2); none when there is no length.
- * `openStdin` is called only when there are bytes to read.
- */
-function stdinInput(openStdin: () => Readable, contentLength: number | undefined): BodyInput {
-  // CGI has no other end-of-body marker: without CONTENT_LENGTH there is no body (RFC 3875 §4.2).
-  const input = new BodyInput({
-    contentLength: contentLength ?? 0,
-    source: { pause: () => openStdin().pause(), resume: () => openStdin().resume() },
-  });
-  if (!input.complete) {
-    const stdin = openStdin();
-    stdin.on('data', (chunk: Buffer) => {
-      input.push(chunk);
-      if (input.complete) stopReading(stdin);
-    });
-    stdin.on('end', () => input.end());
-    stdin.on('error', (error) => input.fail(new RequestAbortedError('cgi: error reading stdin', { cause: error })));
-  }
-  return input;
-}
-
-function stopReading(stdin: Readable): void {
-  stdin.pause();
-  if (stdin !== process.stdin) return;
-  // Let the process exit even if the front server keeps our stdin open.
-  stdin.destroy();
-}
 
 function outputSink(output: CgiOutput): ResponseSink {
   return {

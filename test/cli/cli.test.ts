@@ -155,20 +155,41 @@ describe('tsgi command', () => {
         ].join('\n'),
       );
     });
-    const run = (app: string, env: Record<string, string>) =>
-      spawnSync(process.execPath, ['-r', builtins, alone, 'cgi', app], { env, encoding: 'latin1', timeout: 15_000 });
+    const run = (app: string, env: Record<string, string>, input?: Buffer) =>
+      spawnSync(process.execPath, ['-r', builtins, alone, 'cgi', app], { env, input, encoding: 'latin1', timeout: 15_000 });
+    /** The built-ins a CGI request loaded, from the preload's report on stderr. */
+    const loadedBy = (r: { stderr: string }) =>
+      r.stderr.split('\n').filter((line) => line.startsWith('builtin ')).map((line) => line.slice(8));
+    /** What a request never needs: the daemon's built-ins; the stream modules and net (fd 0 and 1 are
+     * read and written directly), fs/promises and os (only a body spilling to a temp file needs them). */
+    const UNUSED = ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args', 'net', 'stream', 'fs/promises', 'os'];
 
     it('serves a TSGI app without loading node:http, node:child_process, the daemon or the stream modules', () => {
       const r = run(HELLO, CGI_ENV);
       expect(r.status).toBe(0);
       expect(r.stdout).toContain('Hello from tsgi!');
-      const loaded = r.stderr.split('\n').filter((line) => line.startsWith('builtin ')).map((line) => line.slice(8));
+      const loaded = loadedBy(r);
       expect(loaded).toContain('fs'); // the preload ran
-      // What a GET does not need: the daemon's built-ins; streams and net (the response goes to fd 1
-      // directly), and fs/promises and os (only a body spilling to a temp file needs them).
-      const unused = ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args', 'net', 'stream', 'fs/promises', 'os'];
-      expect(loaded.filter((name) => unused.includes(name))).toEqual([]);
+      expect(loaded.filter((name) => UNUSED.includes(name))).toEqual([]);
       // A GET that logs nothing opens no stdio stream (each costs start-up).
+      expect(r.stderr.split('\n').filter((line) => line.startsWith('opened '))).toEqual([]);
+    });
+
+    it('reads a POST body from fd 0 without opening process.stdin or loading the stream modules', () => {
+      // An echo importing nothing (test/fixtures/app.mjs imports node:crypto, which loads streams).
+      const echo = join(dir, 'echo.mjs');
+      writeFileSync(
+        echo,
+        "export default async function app(environ, startResponse) {\n" +
+          "  const body = await environ['tsgi.input'].readAll();\n" +
+          "  startResponse('200 OK', [['Content-Type', 'application/octet-stream']]);\n" +
+          '  return [body];\n}\n',
+      );
+      const body = Buffer.alloc(200_000, 'b');
+      const r = run(echo, { ...CGI_ENV, REQUEST_METHOD: 'POST', PATH_INFO: '/echo', CONTENT_LENGTH: String(body.length) }, body);
+      expect(r.status).toBe(0);
+      expect(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)).toBe(body.toString('latin1'));
+      expect(loadedBy(r).filter((name) => UNUSED.includes(name))).toEqual([]);
       expect(r.stderr.split('\n').filter((line) => line.startsWith('opened '))).toEqual([]);
     });
 
