@@ -43,12 +43,18 @@ export default defineConfig([
     format: ['cjs'],
     target: 'node20',
     platform: 'node',
-    // import.meta.url (main.ts: the version, tsgi dev's path to this file) from __filename.
-    shims: true,
     // Inline everything else, import() targets too (as lazily run wrappers): one file to load.
     splitting: false,
     sourcemap: false,
-    banner: { js: '#!/usr/bin/env node' },
+    // import.meta.url (main.ts: the version, tsgi dev's path to this file) from __filename, escaped
+    // by pathToFileURL (tsup's own shim is not: a '#' in the install path broke both). The banner
+    // says "use strict" itself: the directive must come before the first statement.
+    banner: {
+      js: '#!/usr/bin/env node\n"use strict";\nconst __tsgiImportMetaUrl = require("node:url").pathToFileURL(__filename).href;',
+    },
+    esbuildOptions(options) {
+      options.define = { ...options.define, 'import.meta.url': '__tsgiImportMetaUrl' };
+    },
     esbuildPlugins: [commandChunks],
   },
   {

@@ -15,14 +15,16 @@ export interface CgiOutput {
 }
 
 /**
- * The response written to a file descriptor with `fs.writeSync`, as Node itself writes
- * `process.stdout` when it is a file, a pipe or a socket on Linux (blocking writes), but without
- * making that stream: opening process.stdout loads `net` and the stream modules, about 3 ms of every
- * CGI request's start-up (docs/performance.md "CGI start-up").
+ * The response written to a file descriptor with `fs.writeSync`, as Node writes `process.stdout`
+ * when it is a file, but without making that stream: opening process.stdout for a pipe or socket
+ * loads `net` and the stream modules, about 3 ms of every CGI request's start-up
+ * (docs/performance.md "CGI start-up").
  *
- * A descriptor left non-blocking by the front server makes `writeSync` fail with EAGAIN once the
- * pipe is full; the rest, and everything after, then goes through `openStream()` (process.stdout,
- * which libuv waits on properly). Any other write error (EPIPE: the front server closed our stdout,
+ * A non-blocking descriptor makes `writeSync` fail with EAGAIN once the pipe is full; the rest, and
+ * everything after, then goes through `openStream()` (process.stdout, which libuv waits on
+ * properly). Front servers hand CGI scripts blocking descriptors, but opening process.stdin or
+ * process.stdout makes the descriptor non-blocking, and under mod_cgid stdin and stdout are one
+ * socket: an app that opens process.stdin itself sends the response down that path. Any other write error (EPIPE: the front server closed our stdout,
  * the client went away) calls `onError` once and drops later writes.
  */
 export class FdOutput implements CgiOutput {
@@ -53,7 +55,7 @@ export class FdOutput implements CgiOutput {
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
-        this.#stream = new StreamOutput(this.#openStream(), this.#onError);
+        this.#stream = new StreamOutput(this.#openStream(), this.#onError, true);
         return this.#stream.write(bytes.subarray(offset));
       }
       this.#failed = true;
@@ -75,15 +77,20 @@ export class FdOutput implements CgiOutput {
 /** The response written to a Node Writable (tests, embedders passing `stdout`, the EAGAIN fallback). */
 export class StreamOutput implements CgiOutput {
   readonly #stream: Writable;
+  readonly #waitOnFlush: boolean;
+  readonly #onError: (error: unknown) => void;
   #error: unknown;
 
-  /** @param onError - called once when the stream emits 'error' (EPIPE: the client went away). */
-  constructor(stream: Writable, onError: (error: unknown) => void) {
+  /**
+   * @param onError - called once, with the first 'error' the stream emits (EPIPE: the client went away).
+   * @param waitOnFlush - `flush()` waits until the stream has taken every byte (process.stdout before
+   *   the process exits). Off for a caller's stream: the caller may read it only after runCgi returns.
+   */
+  constructor(stream: Writable, onError: (error: unknown) => void, waitOnFlush = false) {
     this.#stream = stream;
-    stream.once('error', (error) => {
-      this.#error = error;
-      onError(error);
-    });
+    this.#waitOnFlush = waitOnFlush;
+    this.#onError = onError;
+    stream.on('error', (error) => this.#fail(error));
   }
 
   write(bytes: Uint8Array): boolean {
@@ -91,24 +98,44 @@ export class StreamOutput implements CgiOutput {
   }
 
   drain(): Promise<void> {
-    if (this.#error !== undefined) return Promise.reject(new RequestAbortedError(undefined, { cause: this.#error }));
+    const stream = this.#stream;
+    if (this.#error !== undefined || stream.destroyed) {
+      return Promise.reject(new RequestAbortedError(undefined, { cause: this.#error }));
+    }
     return new Promise((resolve, reject) => {
-      const onDrain = (): void => {
-        this.#stream.off('error', onError);
-        resolve();
+      const settle = (error: unknown): void => {
+        stream.off('drain', onDrain);
+        stream.off('error', onError);
+        stream.off('close', onClose);
+        if (error === undefined) resolve();
+        else reject(new RequestAbortedError(undefined, { cause: error }));
       };
-      const onError = (error: unknown): void => {
-        this.#stream.off('drain', onDrain);
-        reject(new RequestAbortedError(undefined, { cause: error }));
-      };
-      this.#stream.once('drain', onDrain);
-      this.#stream.once('error', onError);
+      const onDrain = (): void => settle(undefined);
+      const onError = (error: unknown): void => settle(error);
+      // Destroyed without an error: no 'drain' will come.
+      const onClose = (): void => settle(new Error('cgi: the output stream closed'));
+      stream.once('drain', onDrain);
+      stream.once('error', onError);
+      stream.once('close', onClose);
     });
   }
 
   flush(): Promise<void> {
-    if (this.#error !== undefined || this.#stream.writableEnded || this.#stream.destroyed) return Promise.resolve();
-    // An empty write's callback runs once every write before it has been handed on.
-    return new Promise((resolve) => this.#stream.write(new Uint8Array(0), () => resolve()));
+    const stream = this.#stream;
+    if (!this.#waitOnFlush || this.#error !== undefined || stream.writableEnded || stream.destroyed) return Promise.resolve();
+    // An empty write's callback runs once every write before it has been handed on, or with the
+    // error that stopped them (before the stream's 'error' event, which comes a tick later).
+    return new Promise((resolve) =>
+      stream.write(new Uint8Array(0), (error) => {
+        if (error !== null && error !== undefined) this.#fail(error);
+        resolve();
+      }),
+    );
+  }
+
+  #fail(error: unknown): void {
+    if (this.#error !== undefined) return;
+    this.#error = error;
+    this.#onError(error);
   }
 }

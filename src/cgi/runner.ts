@@ -15,7 +15,10 @@ export interface CgiOptions {
   env?: Record<string, string | undefined>;
   /** The request body. Default: fd 0 read directly (process.stdin is opened only if fd 0 is non-blocking). */
   stdin?: Readable;
-  /** Where the response goes. Default: fd 1 written directly (process.stdout is not opened). */
+  /**
+   * Where the response goes. Default: fd 1 written directly (process.stdout is not opened). runCgi
+   * does not wait for a stream given here to drain: it may resolve before the stream is read.
+   */
   stdout?: Writable;
   /** The error stream (`tsgi.errors`, the front server's error log). Default `process.stderr`. */
   stderr?: Writable;
@@ -85,6 +88,11 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
     body.stop();
   }
   await output.flush();
+  if (outcome === 'complete' && controller.signal.aborted) {
+    // The last bytes failed after the app finished (EPIPE while flushing): the response was cut off.
+    log(`tsgi: client went away during ${String(environ.REQUEST_METHOD)} ${String(environ.SCRIPT_NAME)}${String(environ.PATH_INFO)}\n`);
+    return 1;
+  }
   return outcome === 'complete' ? 0 : 1;
 }
 

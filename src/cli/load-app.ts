@@ -1,8 +1,8 @@
 // Resolves "path/to/module[#export]" to a TSGI app for the CLI, with one clear message per failure.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { types } from 'node:util';
 import type { AppType } from '../adapters/detect.js';
@@ -58,28 +58,54 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
 }
 
 /**
- * The module's namespace, as `import()` gives it, loaded with `require()` where Node can: a CGI
- * process loads its app once per request, and `require()` skips the asynchronous ESM loader, about
- * 2 ms of each request's start-up (docs/performance.md "CGI start-up").
- * - An ES module: Node 20.19+ loads it synchronously unless a module of its graph uses top-level
- *   await. When it cannot (ERR_REQUIRE_ASYNC_MODULE, or ERR_REQUIRE_ESM on older Node; no code of
- *   the module has run then), `import()` loads it.
- * - A CommonJS module: the namespace import() would make, `default` being module.exports and its
- *   own properties the named exports (a superset of what import() finds by static analysis).
+ * The module's namespace, as `import()` gives it, loaded with `require()` where that is the same:
+ * a CGI process loads its app once per request, and `require()` skips the asynchronous ESM loader,
+ * about 2 ms of each request's start-up (docs/performance.md "CGI start-up").
+ * - An ES module by its name (`.mjs`, or `.js` under `"type": "module"`): Node 20.19+ loads it
+ *   synchronously unless a module of its graph uses top-level await. When it cannot
+ *   (ERR_REQUIRE_ASYNC_MODULE, or ERR_REQUIRE_ESM on older Node), none of its code has run, and
+ *   `import()` loads it.
+ * - Anything else (CommonJS): `import()`, as before. A CommonJS module that require()s a module it
+ *   cannot must not be run a second time by a fallback.
  * @throws whatever the module throws while it runs, or the loader's error.
  */
 async function importModule(file: string): Promise<Record<string, unknown>> {
-  let required: unknown;
-  try {
-    required = createRequire(file)(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  if (isEsModuleFile(file)) {
+    let required: unknown;
+    try {
+      required = createRequire(file)(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
+      return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    }
+    if (types.isModuleNamespaceObject(required)) return required as Record<string, unknown>;
+    // Node ran it as CommonJS after all (a package scope this lookup misread): it has run, so make
+    // the namespace import() would have made, module.exports as `default`, instead of running it again.
+    const named = typeof required === 'function' || (typeof required === 'object' && required !== null) ? { ...required } : {};
+    return { ...named, default: required };
   }
-  if (types.isModuleNamespaceObject(required)) return required as Record<string, unknown>;
-  const named = typeof required === 'function' || (typeof required === 'object' && required !== null) ? { ...required } : {};
-  return { ...named, default: required };
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}
+
+/**
+ * Whether Node takes `file` for an ES module by its name: `.mjs`, or `.js` whose nearest
+ * package.json says `"type": "module"` (Node.js docs "Determining module system").
+ */
+function isEsModuleFile(file: string): boolean {
+  if (file.endsWith('.mjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type === 'module';
+      } catch {
+        return false; // Node will say what is wrong with it
+      }
+    }
+    if (dirname(dir) === dir || basename(dir) === 'node_modules') return false;
+  }
 }
 
 /**

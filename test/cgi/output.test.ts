@@ -11,10 +11,19 @@ import { RequestAbortedError } from '../../src/core/errors.js';
 
 let dir: string;
 const fds: number[] = [];
+/** Sockets made over a test's descriptors: destroyed first (they close their descriptor themselves). */
+const sockets: Socket[] = [];
+function socketOver(fd: number): Socket {
+  const socket = new Socket({ fd, readable: false, writable: true });
+  socket.on('error', () => {}); // EPIPE is what the tests cause; FdOutput's own listener records it
+  sockets.push(socket);
+  return socket;
+}
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsgi-output-'));
 });
 afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.destroy();
   for (const fd of fds.splice(0)) {
     try {
       closeSync(fd);
@@ -79,7 +88,7 @@ describe('FdOutput', () => {
       () => {
         opened++;
         // What process.stdout is for a pipe: a net.Socket over the descriptor.
-        socket = new Socket({ fd: writer, readable: false, writable: true });
+        socket = socketOver(writer);
         return socket;
       },
       (error) => {
@@ -126,5 +135,21 @@ describe('FdOutput', () => {
     expect((errors[0] as NodeJS.ErrnoException).code).toBe('EPIPE');
     await expect(output.drain()).rejects.toBeInstanceOf(RequestAbortedError);
     await output.flush(); // nothing pending: settles at once
+  });
+
+  it('reports a failure of the last bytes to flush() (EPIPE after the fallback took them)', async () => {
+    const { reader, writer } = fifo();
+    const errors: unknown[] = [];
+    const output = new FdOutput(
+      writer,
+      () => socketOver(writer),
+      (error) => errors.push(error),
+    );
+    output.write(pattern(1 << 20)); // fills the pipe: the rest waits in the socket
+    closeSync(reader); // the front server goes away without reading
+    fds.splice(fds.indexOf(reader), 1);
+    await output.flush();
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as NodeJS.ErrnoException).code).toBe('EPIPE');
   });
 });

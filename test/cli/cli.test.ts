@@ -1,7 +1,7 @@
 // Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,19 @@ describe('tsgi command', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Status: 200 OK/);
     expect(r.stdout).not.toContain('Usage:');
+  });
+
+  it('prints the version from package.json, also when installed under a path with "#" and "%"', () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsgi a#b %41 '));
+    try {
+      mkdirSync(join(root, 'dist'));
+      copyFileSync(CLI, join(root, 'dist', 'cli.cjs'));
+      writeFileSync(join(root, 'package.json'), '{"version":"9.9.9"}\n');
+      const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.cjs'), '--version'], { encoding: 'utf8', timeout: 15_000 });
+      expect(r.stdout).toBe('tsgi 9.9.9\n');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('answers a CGI 500 and names the file when the app cannot be loaded', () => {

@@ -1,7 +1,7 @@
 // Tests the app loader: how modules are loaded (require where Node can, else import) and the fast path
 // that takes a plain TSGI function as it is, without loading the adapters.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +92,25 @@ describe('loadApp: loading the module', () => {
     expect(app.name).toBe('app');
     expect(runs()['tla.mjs']).toBe(1);
     expect(createRequire(file).cache[file]).toBeUndefined();
+  });
+
+  it('loads an ES module .js under "type": "module" with require() too', async () => {
+    const pkgDir = join(dir, 'esm-package');
+    mkdirSync(pkgDir);
+    writeFileSync(join(pkgDir, 'package.json'), '{"type":"module"}\n');
+    const file = join(pkgDir, 'app.js');
+    writeFileSync(file, `${COUNT('esm-package/app.js')}\nexport default ${APP}\n`);
+    expect((await loadApp(file)).name).toBe('app');
+    expect(runs()['esm-package/app.js']).toBe(1);
+    expect(createRequire(file).cache[file] !== undefined).toBe(requiresEsm);
+  });
+
+  it('runs a CommonJS app once even when it require()s an ES module with top-level await', async () => {
+    fixture('tla-dep.mjs', 'await 0;\nexport const x = 1;');
+    const file = fixture('requires-tla.cjs', `require(${JSON.stringify(join(dir, 'tla-dep.mjs'))});\nmodule.exports = ${APP};`);
+    const error = await loadApp(file).catch((caught: unknown) => caught);
+    expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
+    expect(runs()['requires-tla.cjs']).toBe(1);
   });
 
   it('gives a CommonJS module the namespace import() makes (default: module.exports), running it once', async () => {
