@@ -14,10 +14,11 @@ export interface CgiBody {
   readonly input: BodyInput;
   /**
    * Reads and drops what is left of the body, resolving once it is all read, the source ended or
-   * failed, or after `timeoutMs`. Under mod_cgid stdin and stdout are one unix socket, and closing
-   * it with unread bytes makes the kernel reset it: Apache then loses the end of the response.
+   * failed (true), or after `timeoutMs` (false). Under mod_cgid stdin and stdout are one unix
+   * socket, and closing it with unread bytes makes the kernel reset it: Apache then loses the end of
+   * the response.
    */
-  drainRest(timeoutMs: number): Promise<void>;
+  drainRest(timeoutMs: number): Promise<boolean>;
   /** Reads no more: the process may exit even if the front server keeps stdin open. */
   stop(): void;
 }
@@ -33,10 +34,18 @@ export interface CgiBody {
  * {@link StreamBody}.
  */
 export class FdBody implements CgiBody {
+  /**
+   * Reads of any FdBody waiting in the thread pool. Such a read cannot be cancelled, and a process
+   * does not exit while one waits (Node joins its thread pool on exit): when the front server keeps
+   * stdin open without sending the rest of a body, the CLI ends the process with a signal instead.
+   */
+  static readsInFlight = 0;
   readonly input: BodyInput;
   readonly #fd: number;
   readonly #openStream: () => Readable;
   readonly #contentLength: number;
+  /** Bytes read so far (the input stops counting once it failed). */
+  #bytesRead = 0;
   #stream: StreamBody | undefined;
   #paused = false;
   #reading = false;
@@ -61,18 +70,17 @@ export class FdBody implements CgiBody {
     this.#next();
   }
 
-  drainRest(timeoutMs: number): Promise<void> {
+  drainRest(timeoutMs: number): Promise<boolean> {
     if (this.#stream !== undefined) return this.#stream.drainRest(timeoutMs);
-    if (this.#finished) return Promise.resolve();
+    if (this.#finished) return Promise.resolve(true);
     this.input.discard();
     this.#resume();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      this.#onFinished = done;
-      function done(): void {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#onFinished = () => {
         clearTimeout(timer);
-        resolve();
-      }
+        resolve(true);
+      };
     });
   }
 
@@ -94,16 +102,18 @@ export class FdBody implements CgiBody {
 
   #next(): void {
     if (this.#reading || this.#paused || this.#finished || this.#stopped || this.#stream !== undefined) return;
-    const left = this.#contentLength - this.input.bytesReceived;
-    if (left <= 0 || this.input.complete) {
+    const left = this.#contentLength - this.#bytesRead;
+    if (left <= 0) {
       this.#finish();
       return;
     }
     this.#reading = true;
+    FdBody.readsInFlight++;
     // A fresh buffer per read: tsgi.input hands the bytes to the app without copying them.
     const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, left));
     read(this.#fd, buffer, 0, buffer.byteLength, null, (error, bytesRead) => {
       this.#reading = false;
+      FdBody.readsInFlight--;
       if (error !== null) {
         if (error.code === 'EAGAIN') {
           this.#stream = new StreamBody(this.#openStream(), this.input, true);
@@ -121,6 +131,7 @@ export class FdBody implements CgiBody {
         this.#finish();
         return;
       }
+      this.#bytesRead += bytesRead;
       this.input.push(bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead));
       this.#next();
     });
@@ -190,15 +201,15 @@ export class StreamBody implements CgiBody {
     else this.#onFinished.push(callback);
   }
 
-  drainRest(timeoutMs: number): Promise<void> {
-    if (this.#finished) return Promise.resolve();
+  drainRest(timeoutMs: number): Promise<boolean> {
+    if (this.#finished) return Promise.resolve(true);
     this.input.discard();
     this.#stream.resume();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(() => resolve(false), timeoutMs);
       this.whenFinished(() => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       });
     });
   }

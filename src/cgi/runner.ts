@@ -84,7 +84,9 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   if (body !== undefined) {
     // An app answering a POST without reading it (401, 404, 413) must not cost the client its
     // response (CgiBody.drainRest: mod_cgid).
-    await body.drainRest(DRAIN_TIMEOUT_MS);
+    if (!(await body.drainRest(DRAIN_TIMEOUT_MS))) {
+      log(`tsgi: gave up on the rest of the request body after ${DRAIN_TIMEOUT_MS / 1000} s (the front server sent less than CONTENT_LENGTH)\n`);
+    }
     body.stop();
   }
   await output.flush();

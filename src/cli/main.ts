@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FdBody } from '../cgi/body.js';
 import { FdOutput } from '../cgi/output.js';
 import { runCgi } from '../cgi/runner.js';
 import { encodeCgiHead } from '../core/cgi-response.js';
@@ -123,6 +124,11 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
   }
   // One request per process: the response is out (runCgi flushed it), so exit, even if the app left
   // timers or a database pool that would keep the process (and the web server's request) waiting.
+  if (FdBody.readsInFlight > 0) {
+    // The front server stopped sending the body but keeps stdin open, and the read waiting for it
+    // would hold process.exit() until the server times out: end the process at once instead.
+    process.kill(process.pid, 'SIGKILL');
+  }
   process.exit();
 }
 

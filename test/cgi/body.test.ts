@@ -72,7 +72,7 @@ describe('FdBody', () => {
   it('reads nothing at all without a body', async () => {
     const body = new FdBody(987_654, 0, noStream); // not a descriptor: any read would fail
     expect(await body.input.read()).toBeNull();
-    await body.drainRest(1000);
+    expect(await body.drainRest(1000)).toBe(true);
   });
 
   it('stops reading while the app does not read (backpressure), then delivers everything', async () => {
@@ -89,8 +89,18 @@ describe('FdBody', () => {
     const bytes = pattern(500_000);
     const fd = fileFd(Buffer.concat([bytes, Buffer.from('tail')]));
     const body = new FdBody(fd, bytes.length, noStream);
-    await body.drainRest(10_000);
+    expect(await body.drainRest(10_000)).toBe(true);
     expect(body.input.bytesReceived).toBe(bytes.length);
+    const after = Buffer.alloc(4);
+    readSync(fd, after);
+    expect(after.toString()).toBe('tail');
+  });
+
+  it('never reads past CONTENT_LENGTH, even after the input failed', async () => {
+    const fd = fileFd(Buffer.concat([pattern(200_000), Buffer.from('tail')]));
+    const body = new FdBody(fd, 200_000, noStream);
+    body.input.fail(new RequestAbortedError('the client went away')); // while the first read is pending
+    expect(await body.drainRest(10_000)).toBe(true);
     const after = Buffer.alloc(4);
     readSync(fd, after);
     expect(after.toString()).toBe('tail');

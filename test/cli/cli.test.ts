@@ -220,6 +220,36 @@ describe('tsgi command', () => {
     expect(r.stdout.endsWith('done\n')).toBe(true);
   });
 
+  it('exits after the 10 s drain limit when the front server keeps stdin open short of CONTENT_LENGTH', async () => {
+    // The read waiting on fd 0 cannot be cancelled and would hold process.exit() until stdin closes.
+    const child = spawn(process.execPath, [CLI, 'cgi', HELLO], {
+      env: { ...CGI_ENV, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.write('abc'); // 3 of 100 bytes, and the pipe stays open
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('latin1')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const started = Date.now();
+    try {
+      const exited = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 25_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      expect(exited).toBe(true);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(stdout).toMatch(/^Status: 200 OK\r\n/); // the app answered without reading the body
+      expect(stderr).toContain('tsgi: gave up on the rest of the request body after 10 s');
+    } finally {
+      child.kill('SIGKILL');
+      child.stdin.destroy();
+    }
+  }, 30_000);
+
   it('runs an Express app unchanged as a CGI script (node:http adapter, detected)', () => {
     const r = cli(['cgi', join(ROOT, 'examples', 'express.mjs')], { ...CGI_ENV, PATH_INFO: '/users/42' });
     expect(r.status).toBe(0);
