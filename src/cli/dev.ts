@@ -5,10 +5,11 @@
 
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { TsgiError } from '../core/errors.js';
 import { stopOnSignals } from '../daemon/lifecycle.js';
+import { listenError } from '../daemon/listen.js';
 import { startDevServer } from '../dev/server.js';
+import { parseCommandArgs, portNumber } from './args.js';
 import { loadApp } from './load-app.js';
 import { appType } from './options.js';
 
@@ -21,25 +22,25 @@ export { TsgiError };
  * @param cliPath - the file to re-run under `--watch` (the CLI's entry, dist/cli.cjs: this module
  *   may be a separate chunk, so its own `import.meta.url` would be the wrong file).
  * @returns once the server listens (or the watched child is started).
- * @throws {TsgiError} code `TSGI_USAGE` for a bad option, `TSGI_LOAD_APP` when the app cannot be loaded.
+ * @throws {TsgiError} code `TSGI_USAGE` for a bad option, `TSGI_LOAD_APP` when the app cannot be
+ *   loaded, `TSGI_LISTEN` when the port cannot be bound.
  */
 export async function devCommand(args: string[], cliPath: string): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8000' },
-      'script-name': { type: 'string' },
-      type: { type: 'string' },
-      watch: { type: 'boolean', default: false },
-    },
+  const { values, positionals } = parseCommandArgs('dev', args, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'script-name': { type: 'string' },
+    type: { type: 'string' },
+    watch: { type: 'boolean' },
   });
   const appSpec = positionals[0];
   if (appSpec === undefined || positionals.length > 1) {
     throw new TsgiError('TSGI_USAGE', 'tsgi: dev needs exactly one app module; see tsgi --help');
   }
-  if (values.watch) {
+  const host = values.host ?? '127.0.0.1';
+  const port = values.port === undefined ? 8000 : portNumber(values.port, '--port');
+  const type = appType(values.type, '--type');
+  if (values.watch === true) {
     // ESM modules cannot be unloaded: restart the whole process on change, as `node --watch` does.
     const child = spawn(
       process.execPath,
@@ -51,13 +52,9 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
     return;
   }
   const log = (line: string): void => void process.stderr.write(line);
-  const app = await loadApp(appSpec, appType(values.type, '--type'));
-  const server = await startDevServer({
-    app,
-    host: values.host,
-    port: Number(values.port),
-    scriptName: values['script-name'] ?? '',
-    log,
+  const app = await loadApp(appSpec, type);
+  const server = await startDevServer({ app, host, port, scriptName: values['script-name'] ?? '', log }).catch((error: unknown) => {
+    throw listenError({ kind: 'tcp', host, port }, error);
   });
   log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
   stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000);

@@ -3,12 +3,19 @@
 // Loaded by main.ts with import() only when a daemon is wanted, so a CGI request never pays for
 // the daemon's code and the node: built-ins it needs (net, http).
 
-import { parseArgs } from 'node:util';
 import { TsgiError } from '../core/errors.js';
 import { startHttpFront } from '../daemon/http-front.js';
 import { stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
-import { DEFAULT_SOCKET_MODE, formatListenAddress, parseListenAddress, stdinIsSocket, type ListenAddress } from '../daemon/listen.js';
+import {
+  DEFAULT_SOCKET_MODE,
+  formatListenAddress,
+  listenError,
+  parseListenAddress,
+  stdinIsSocket,
+  type ListenAddress,
+} from '../daemon/listen.js';
 import { FastCgiServer, parseWebServerAddrs } from '../daemon/server.js';
+import { parseCommandArgs } from './args.js';
 import { loadApp } from './load-app.js';
 import { appType, positiveInt } from './options.js';
 
@@ -18,30 +25,28 @@ export { stdinIsSocket, TsgiError };
 
 /**
  * Runs `tsgi fastcgi <app> [options]` (see the CLI's --help for the options): loads the app,
- * listens, and stops gracefully on SIGTERM/SIGINT.
+ * listens, and stops gracefully on SIGTERM/SIGINT. Every option is checked before the app loads
+ * and before anything listens.
  * @param args - the arguments after `fastcgi`.
  * @returns once the daemon listens; it keeps serving until a signal stops it.
- * @throws {TsgiError} code `TSGI_USAGE` for a bad option, `TSGI_LOAD_APP` when the app cannot be loaded.
+ * @throws {TsgiError} code `TSGI_USAGE` or `TSGI_BAD_LISTEN` for a bad option, `TSGI_LOAD_APP` when
+ *   the app cannot be loaded, `TSGI_LISTEN` when an address cannot be bound.
  */
 export async function fastcgiCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      listen: { type: 'string' },
-      'socket-mode': { type: 'string' },
-      'script-name': { type: 'string' },
-      'max-conns': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      'grace-ms': { type: 'string' },
-      'no-multiplex': { type: 'boolean', default: false },
-      'max-requests-per-conn': { type: 'string' },
-      'idle-timeout-ms': { type: 'string' },
-      'request-timeout-ms': { type: 'string' },
-      'web-server-addrs': { type: 'string' },
-      http: { type: 'string' },
-      type: { type: 'string' },
-    },
+  const { values, positionals } = parseCommandArgs('fastcgi', args, {
+    listen: { type: 'string' },
+    'socket-mode': { type: 'string' },
+    'script-name': { type: 'string' },
+    'max-conns': { type: 'string' },
+    'max-body-bytes': { type: 'string' },
+    'grace-ms': { type: 'string' },
+    'no-multiplex': { type: 'boolean' },
+    'max-requests-per-conn': { type: 'string' },
+    'idle-timeout-ms': { type: 'string' },
+    'request-timeout-ms': { type: 'string' },
+    'web-server-addrs': { type: 'string' },
+    http: { type: 'string' },
+    type: { type: 'string' },
   });
   const appSpec = positionals[0];
   if (appSpec === undefined || positionals.length > 1) {
@@ -65,8 +70,14 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
   if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777) {
     throw new TsgiError('TSGI_USAGE', `tsgi: invalid --socket-mode ${values['socket-mode']}; use octal like 0660`);
   }
+  const front = values.http === undefined ? undefined : parseListenAddress(values.http, '--http');
+  if (front !== undefined && (front.kind !== 'tcp' || address.kind === 'fd')) {
+    throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT and a daemon --listen address it can connect to');
+  }
+  const graceMs = positiveInt(values['grace-ms'], '--grace-ms', 30_000);
+  const type = appType(values.type, '--type');
   const log = (line: string): void => void process.stderr.write(line);
-  const app = await loadApp(appSpec, appType(values.type, '--type'));
+  const app = await loadApp(appSpec, type);
   const server = new FastCgiServer({
     app,
     log,
@@ -83,20 +94,18 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
   });
   const bound = await server.listen(address, socketMode);
   const targets: Stoppable[] = [server];
-  if (values.http !== undefined) {
-    const front = parseListenAddress(values.http);
-    if (front.kind !== 'tcp' || bound.kind === 'fd') {
-      throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT and a daemon --listen address it can connect to');
-    }
+  if (front !== undefined && front.kind === 'tcp' && bound.kind !== 'fd') {
     const upstream = bound.kind === 'tcp' ? { host: bound.host, port: bound.port } : { path: bound.path };
-    const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream, log });
+    const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream, log }).catch((error: unknown) => {
+      throw listenError(front, error);
+    });
     log(
       `tsgi: development HTTP front on http://${formatListenAddress({ ...front, port: http.address.port })}/ ` +
         `-> fastcgi ${formatListenAddress(bound)} (development only: put nginx or Apache in front in production)\n`,
     );
     targets.push({ close: () => http.close(), destroy: () => void http.close() });
   }
-  stopOnSignals(targets, log, positiveInt(values['grace-ms'], '--grace-ms', 30_000));
+  stopOnSignals(targets, log, graceMs);
 }
 
 /**

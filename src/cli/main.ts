@@ -19,7 +19,7 @@ Usage:
   tsgi fastcgi <app> [opts]  run the FastCGI daemon (responder role)
   tsgi cgi <app>             serve one CGI request (RFC 3875) from the environment and stdin
   tsgi dev <app> [opts]      development-only HTTP server hosting the app in-process
-  tsgi --help | --version
+  tsgi --help | --version     (also tsgi fastcgi --help, tsgi dev --help)
 
 <app> is path/to/module.mjs, optionally with #exportName. The default export (or 'app') is
 a TSGI app (environ, startResponse) => body, a fetch handler or an object with fetch()
@@ -67,7 +67,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   }
 
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  // `tsgi fastcgi --help` too: every subcommand's options are in the one help text.
+  const subcommand = command === 'fastcgi' || command === 'dev' || command === 'cgi';
+  if (command === undefined || isHelp(command) || command === 'help' || (subcommand && rest.some(isHelp))) {
     process.stdout.write(HELP);
     return;
   }
@@ -99,6 +101,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   process.stderr.write(`tsgi: not started by a web server (no listening socket on fd 0, no GATEWAY_INTERFACE)\n\n`);
   process.stdout.write(HELP);
   process.exitCode = 2;
+}
+
+function isHelp(arg: string): boolean {
+  return arg === '--help' || arg === '-h';
 }
 
 async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
@@ -157,5 +163,7 @@ main(process.argv.slice(2), process.env).catch((error: unknown) => {
   const expected = tsgiErrors.some((type) => error instanceof type);
   process.stderr.write(`${expected && error instanceof Error ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
   // Exit now: an app module that failed to load may have left handles open (timers, a listener).
-  process.exit(1);
+  // A mistake on the command line exits 2, as the help does when not started by a web server.
+  const code = (error as { code?: unknown }).code;
+  process.exit(expected && (code === 'TSGI_USAGE' || code === 'TSGI_BAD_LISTEN') ? 2 : 1);
 });

@@ -20,9 +20,10 @@ export const DEFAULT_SOCKET_MODE = 0o660;
  * - `9000` → tcp on 127.0.0.1 (never all interfaces unless a host says so)
  * - `/run/tsgi.sock`, `./tsgi.sock`, `unix:/run/tsgi.sock` → unix socket
  * - `fd:0` → an inherited listening socket (FCGI_LISTENSOCK_FILENO, FastCGI spec §2.2)
+ * @param option - the option's name for the message; default `'--listen'`.
  * @throws {TsgiError} code `TSGI_BAD_LISTEN` naming the value when it is none of these.
  */
-export function parseListenAddress(text: string): ListenAddress {
+export function parseListenAddress(text: string, option = '--listen'): ListenAddress {
   if (text.startsWith('unix:')) return { kind: 'unix', path: text.slice(5) };
   if (text.startsWith('/') || text.startsWith('./') || text.startsWith('../')) return { kind: 'unix', path: text };
   const fd = /^fd:(\d+)$/.exec(text);
@@ -32,7 +33,7 @@ export function parseListenAddress(text: string): ListenAddress {
   if (match === null || !(port >= 0 && port <= 65535)) {
     throw new TsgiError(
       'TSGI_BAD_LISTEN',
-      `tsgi: invalid --listen ${JSON.stringify(text)}; use HOST:PORT, PORT, /path/to.sock or fd:0`,
+      `tsgi: invalid ${option} ${JSON.stringify(text)}; use HOST:PORT, PORT, /path/to.sock or fd:0`,
     );
   }
   const host = match[1] ?? match[2] ?? '';
@@ -44,6 +45,15 @@ export function formatListenAddress(address: ListenAddress): string {
   if (address.kind === 'unix') return address.path;
   if (address.kind === 'fd') return `fd:${address.fd}`;
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/**
+ * The error for an address that could not be bound (EADDRINUSE, EACCES, ...).
+ * @returns a TsgiError with code `TSGI_LISTEN` naming the address, the cause attached.
+ */
+export function listenError(address: ListenAddress, cause: unknown): TsgiError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new TsgiError('TSGI_LISTEN', `tsgi: cannot listen on ${formatListenAddress(address)}: ${reason}`, { cause });
 }
 
 /** True when fd 0 is a socket (how mod_fcgid, spawn-fcgi and lighttpd hand a FastCGI app its listener). */
@@ -65,9 +75,7 @@ export function stdinIsSocket(): boolean {
 export async function listenOn(server: Server, address: ListenAddress, socketMode = DEFAULT_SOCKET_MODE): Promise<ListenAddress> {
   if (address.kind === 'unix') await removeStaleSocket(address.path);
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      reject(new TsgiError('TSGI_LISTEN', `tsgi: cannot listen on ${formatListenAddress(address)}: ${error.message}`, { cause: error }));
-    };
+    const onError = (error: NodeJS.ErrnoException): void => reject(listenError(address, error));
     server.once('error', onError);
     const done = (): void => {
       server.off('error', onError);

@@ -128,18 +128,50 @@ describe('tsgi command', () => {
   });
 
   it.each([
-    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0'], '/nonexistent/app.mjs does not exist'],
-    [['fastcgi', 'test/fixtures/not-an-app.mjs', '--listen', '127.0.0.1:0'], "export 'default' of"],
-    [['fastcgi', 'test/fixtures/not-an-app.mjs#missing', '--listen', '127.0.0.1:0'], "has no export 'missing' (it exports: default, other)"],
-    [['fastcgi', HELLO, '--listen', 'nonsense'], 'invalid --listen "nonsense"'],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0'], '/nonexistent/app.mjs does not exist', 1],
+    [['fastcgi', 'test/fixtures/not-an-app.mjs', '--listen', '127.0.0.1:0'], "export 'default' of", 1],
+    [['fastcgi', 'test/fixtures/not-an-app.mjs#missing', '--listen', '127.0.0.1:0'], "has no export 'missing' (it exports: default, other)", 1],
     // The dev and fastcgi subcommands are chunks with their own copy of the core's TsgiError.
-    [['dev', '/nonexistent/app.mjs', '--port', '0'], '/nonexistent/app.mjs does not exist'],
-    [['dev', HELLO, '--port', 'x', '--type', 'nope'], 'tsgi: invalid --type nope; use tsgi, fetch or node'],
-  ])('gives one clear message for %j', (args, message) => {
+    [['dev', '/nonexistent/app.mjs', '--port', '0'], '/nonexistent/app.mjs does not exist', 1],
+    // Mistakes on the command line: exit 2, found before the app loads (the app here does not exist).
+    [['fastcgi', HELLO, '--listen', 'nonsense'], 'invalid --listen "nonsense"', 2],
+    [['dev', '/nonexistent/app.mjs', '--type', 'nope'], 'tsgi: invalid --type nope; use tsgi, fetch or node', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--bogus'], 'tsgi fastcgi: unknown option --bogus; see tsgi --help', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen'], 'tsgi fastcgi: --listen needs a value; see tsgi --help', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '--http', '127.0.0.1:0'], '--listen needs a value (write --listen=--http if that is the value)', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--no-multiplex=1'], 'tsgi fastcgi: --no-multiplex takes no value', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--http', 'localhost:x'], 'tsgi: invalid --http "localhost:x"', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--grace-ms', 'soon'], 'tsgi: invalid --grace-ms soon', 2],
+    [['dev', '/nonexistent/app.mjs', '--port', '65536'], 'tsgi: invalid --port 65536; use a port from 0 to 65535', 2],
+    [['dev', '/nonexistent/app.mjs', '--watch', '--port', 'x'], 'tsgi: invalid --port x', 2],
+  ])('gives one clear message for %j', (args, message, status) => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(status);
     expect(r.stderr).toContain(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([['fastcgi', '--help'], ['dev', HELLO, '-h'], ['cgi', '--help']])('prints the help for %j and exits 0', (...args) => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('FastCGI options:');
+    expect(r.stderr).toBe('');
+  });
+
+  it('names the address in use, for the dev server and for the daemon\'s --http front', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      for (const args of [['dev', HELLO, '--port', String(port)], ['fastcgi', HELLO, '--listen', '127.0.0.1:0', '--http', `127.0.0.1:${port}`]]) {
+        const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`tsgi: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`);
+        expect(r.stderr).not.toContain('    at ');
+      }
+    } finally {
+      taken.close();
+    }
   });
 
   describe('CGI start-up: dist/cli.cjs alone serves a CGI request (docs/performance.md "CGI start-up")', () => {
