@@ -1,7 +1,7 @@
 // Runs one TSGI request from the server side: startResponse/write/body → a transport's ResponseSink.
 
 import { RequestAbortedError, TsgiError, isAbort } from './errors.js';
-import { validateHeaders } from './headers.js';
+import { copyHeaders, validateHeaders } from './headers.js';
 import { isBodyless, statusCode } from './status.js';
 import type { App, Body, Chunk, Environ, ExcInfo, HeaderList, StartResponse, Write } from './types.js';
 
@@ -86,7 +86,7 @@ export async function runApp(app: App, environ: Environ, sink: ResponseSink, opt
   } catch (error) {
     return response.fail(error, options);
   } finally {
-    if (mustClose(body, iterator, finished)) await closeBody(body, iterator, options, environ);
+    if (mustClose(body, iterator, finished)) await closeBody(body, iterator, finished, options, environ);
   }
 }
 
@@ -124,10 +124,12 @@ class ResponseState {
       );
     }
     const code = statusCode(status);
-    const length = validateHeaders(headers); // a decimal count when present
+    // Checked and kept as one copy: the app's own arrays may change before the head goes out.
+    const own = copyHeaders(headers);
+    const length = validateHeaders(own); // a decimal count when present
     this.#status = status;
     this.#code = code;
-    this.#headers = headers.slice();
+    this.#headers = own;
     this.#bodyless = isBodyless(code, this.#environ.REQUEST_METHOD);
     this.#declaredLength = length === undefined ? undefined : Number(length);
     return this.write;
@@ -195,17 +197,20 @@ class ResponseState {
     this.#ended = true;
   }
 
-  /** The error policy (STYLE habit 10). */
+  /**
+   * The error policy (STYLE habit 10). Never throws, whatever the app threw or did to environ: an
+   * exception here would escape runApp and end the daemon with every request it serves.
+   */
   fail(error: unknown, options: DriverOptions): Outcome {
     const environ = this.#environ;
-    const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
+    const where = requestLine(environ);
     this.#aborted = true;
-    if (isAbort(error) || this.#isAborted()) {
+    if (isAbortSafe(error) || this.#isAborted()) {
       options.log(`tsgi: client went away during ${where}\n`, 'info');
       this.#sink.abort(error);
       return 'aborted';
     }
-    const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+    const detail = describeError(error);
     if (this.#headersSent) {
       options.log(`tsgi: error in app after the response started, cutting it off: ${where}: ${detail}\n`, 'error');
       this.#sink.abort(error);
@@ -266,31 +271,75 @@ function checkBody(body: unknown): asserts body is Body {
   }
 }
 
-/** Whether the body has something to close: its `close()`, or an unfinished iterator's `return()`. */
+/**
+ * Whether the body has something to close: its `close()`, or an unfinished iterator's `return()`.
+ * True also when looking throws (a getter, a Proxy): {@link closeBody} then logs it.
+ */
 function mustClose(
   body: Body | undefined,
   iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
   finished: boolean,
 ): boolean {
-  if (body !== undefined && typeof body.close === 'function') return true;
-  return iterator !== undefined && !finished && typeof iterator.return === 'function';
+  try {
+    if (body !== undefined && body !== null && typeof body.close === 'function') return true;
+    return iterator !== undefined && !finished && typeof iterator.return === 'function';
+  } catch {
+    return true;
+  }
 }
 
+/**
+ * Closes the body once (PEP 3333: the server always calls close): its `close()`, else an unfinished
+ * iterator's `return()`. Never throws: reading `close` may run the app's code (a getter, a Proxy),
+ * so every step is inside the try, and a failure is a log line.
+ */
 async function closeBody(
   body: Body | undefined,
   iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
+  finished: boolean,
   options: DriverOptions,
   environ: Environ,
 ): Promise<void> {
   try {
-    if (body !== undefined && typeof body.close === 'function') {
-      await body.close();
-    } else if (iterator !== undefined && typeof iterator.return === 'function') {
+    const close = body === undefined || body === null ? undefined : body.close;
+    if (typeof close === 'function') {
+      await close.call(body);
+    } else if (iterator !== undefined && !finished && typeof iterator.return === 'function') {
       await iterator.return();
     }
   } catch (error) {
-    const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
-    options.log(`tsgi: error closing the body of ${environ.REQUEST_METHOD} ${environ.PATH_INFO}: ${detail}\n`, 'error');
+    options.log(`tsgi: error closing the body of ${requestLine(environ)}: ${describeError(error)}\n`, 'error');
+  }
+}
+
+/** `METHOD /script/path` for log lines; never throws, even when the app replaced those values. */
+function requestLine(environ: Environ): string {
+  try {
+    return `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
+  } catch {
+    return '(a request whose environ cannot be printed)';
+  }
+}
+
+/** An error's stack (or text) for the log; never throws, whatever was thrown. */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  } catch {
+    try {
+      return `a thrown ${Object.prototype.toString.call(error)} that cannot be printed`;
+    } catch {
+      return 'a thrown value that cannot be printed';
+    }
+  }
+}
+
+/** `isAbort`, for any value thrown: a Proxy's traps may throw on the checks it makes. */
+function isAbortSafe(error: unknown): boolean {
+  try {
+    return isAbort(error);
+  } catch {
+    return false;
   }
 }
 

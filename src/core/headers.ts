@@ -43,6 +43,25 @@ const CHECKED_NAMES_LIMIT = 512;
 const CHECKED_NAME_MAX_LENGTH = 64;
 
 /**
+ * Copies an app's header list and each of its pairs, reading every element once. `startResponse`
+ * checks the copy and keeps it: the head goes out later (at the first body byte), and a pair the
+ * app changes in between must not reach the wire unchecked (response splitting).
+ * @param headers - the app's `[name, value]` pairs; anything else is returned as it is, for
+ *   {@link validateHeaders} to name.
+ * @returns a new array of new two-element arrays (elements that are not two-element arrays are kept).
+ */
+export function copyHeaders(headers: HeaderList): HeaderList {
+  if (!Array.isArray(headers)) return headers;
+  const count = headers.length;
+  const copy: HeaderList = new Array<[string, string]>(count);
+  for (let i = 0; i < count; i++) {
+    const pair = headers[i] as [string, string];
+    copy[i] = Array.isArray(pair) && pair.length === 2 ? [pair[0], pair[1]] : pair;
+  }
+  return copy;
+}
+
+/**
  * Checks an app's header list before it is accepted by `startResponse`.
  * @param headers - `[name, value]` pairs.
  * @returns the Content-Length value when there is one (then a decimal byte count), else undefined.

@@ -4,24 +4,31 @@ import { TsgiError } from './errors.js';
 
 /** A parsed `"NNN Reason"` status line. */
 export interface Status {
-  /** 100–599. */
+  /** 200–599. */
   code: number;
   /** The reason phrase as given (may be empty). */
   reason: string;
 }
 
-// Three digits 100-599, one space, then printable text (tab allowed, no controls, nothing above U+00FF).
-const STATUS_RE = /^([1-5]\d\d) ([\t\x20-\x7e\x80-\xff]*)$/;
+// Three digits 200-599, one space, then printable text (tab allowed, no controls, nothing above U+00FF).
+const STATUS_RE = /^([2-5]\d\d) ([\t\x20-\x7e\x80-\xff]*)$/;
 
 /**
  * Parses an app's status line.
- * @param status - `"200 OK"` form (PEP 3333): a code 100–599, one space, a reason phrase.
+ * @param status - `"200 OK"` form (PEP 3333): a final status code 200–599, one space, a reason phrase.
  * @returns `{ code, reason }`.
  * @throws {TsgiError} code `TSGI_BAD_STATUS` naming the bad value when it is not in that form
- *   (this is what keeps CR/LF/NUL out of the status line on the wire).
+ *   (this is what keeps CR/LF/NUL out of the status line on the wire), and for an interim 1xx
+ *   status: those are the front server's to send (RFC 9110 §15.2), never an app's final answer.
  */
 export function parseStatus(status: string): Status {
   const match = typeof status === 'string' ? STATUS_RE.exec(status) : null;
+  if (match === null && typeof status === 'string' && /^1\d\d /.test(status)) {
+    throw new TsgiError(
+      'TSGI_BAD_STATUS',
+      `tsgi: invalid status ${JSON.stringify(status)}: 1xx responses are interim, sent by the front server; answer with 200-599`,
+    );
+  }
   if (match === null) {
     throw new TsgiError(
       'TSGI_BAD_STATUS',
@@ -44,7 +51,7 @@ const CHECKED_STATUS_MAX_LENGTH = 64;
  * The code of an app's status line, checked as {@link parseStatus} does; a status line seen
  * before is a map lookup instead of a regular expression (it runs on every response).
  * @param status - `"200 OK"` form (PEP 3333).
- * @returns the code, 100–599.
+ * @returns the code, 200–599.
  * @throws {TsgiError} code `TSGI_BAD_STATUS`, as `parseStatus`.
  */
 export function statusCode(status: string): number {
@@ -60,7 +67,7 @@ export function statusCode(status: string): number {
 
 /**
  * Whether a response must go out without body bytes: HEAD requests and 1xx/204/304 responses
- * (RFC 9110 §9.3.2, §15.3.5, §15.4.5).
+ * (RFC 9110 §9.3.2, §15.3.5, §15.4.5; an app cannot answer 1xx, but the fetch adapter asks too).
  */
 export function isBodyless(code: number, requestMethod: string): boolean {
   return requestMethod === 'HEAD' || code < 200 || code === 204 || code === 304;

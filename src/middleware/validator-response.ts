@@ -7,7 +7,7 @@
 import type { HeaderList, StartResponse, Write } from '../core/types.js';
 import { DIGITS, TOKEN, describe, equalBytes, type Reporter } from './validator-shared.js';
 
-const STATUS = /^[1-5]\d\d [\t\x20-\x7e\x80-\xff]*$/;
+const STATUS = /^[2-5]\d\d [\t\x20-\x7e\x80-\xff]*$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'trailers',
@@ -35,7 +35,7 @@ export class ResponseCheck {
         this.#report.fail('start.already-started', 'startResponse was called a second time without excInfo; call it once, or pass the caught error as the third argument from an error handler');
       }
       if (typeof status !== 'string' || !STATUS.test(status)) {
-        this.#report.fail('start.status', `status ${describe(status)} is not "NNN Reason"; use a code 100-599, one space and a reason without control characters, e.g. "404 Not Found"`);
+        this.#report.fail('start.status', `status ${describe(status)} is not "NNN Reason"; use a final code 200-599 (1xx are the front server's), one space and a reason without control characters, e.g. "404 Not Found"`);
       }
       const length = this.#checkHeaders(headers);
       const write = inner(status, headers, excInfo);

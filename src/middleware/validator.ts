@@ -30,7 +30,7 @@
  * App side ("The application side", "startResponse", "write", "The body")
  *   app.return-type              the app returns (a promise of) an iterable or async iterable, not a string,
  *                                a Uint8Array, null or a fetch Response
- *   start.status                 status is "NNN Reason": 100-599, one space, a reason of tab, printable ASCII
+ *   start.status                 status is "NNN Reason": 200-599, one space, a reason of tab, printable ASCII
  *                                or U+0080-U+00FF (no other control characters)
  *   start.headers                headers is an array of [name, value] string pairs
  *   start.header-name            each name is an HTTP token
@@ -47,7 +47,7 @@
  *   body.start-response-missing  startResponse was called before the body yields its first non-empty chunk
  *                                or ends
  *   body.content-length          write() + body bytes equal Content-Length when the app set it (not checked
- *                                for HEAD and 1xx/204/304, which carry no body)
+ *                                for HEAD and 204/304, which carry no body)
  *
  * The checks live beside this file: validator-environ.ts (environ.*), validator-response.ts (start.*, write.*
  * and the chunk type, startResponse order and Content-Length count shared by write() and the body),

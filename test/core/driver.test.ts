@@ -186,6 +186,8 @@ describe('driver: the app breaks a rule', () => {
     ['a non-numeric Content-Length', '200 OK', [['Content-Length', '12, 12']]],
     ['two Content-Length headers', '200 OK', [['Content-Length', '1'], ['Content-Length', '1']]],
     ['a status with CR LF', '200 OK\r\nX-Injected: 1', []],
+    ['an interim 1xx status', '100 Continue', []],
+    ['101 Switching Protocols', '101 Switching Protocols', [['X-Note', 'no upgrade through TSGI']]],
   ] as const)('rejects %s: 500, and the bad value never reaches the wire', async (_name, status, headers) => {
     const { outcome, rec } = await drive((_env, start) => {
       start(status, headers as unknown as Array<[string, string]>);
@@ -348,3 +350,93 @@ describe('driver: closing the body exactly once (PEP 3333 "close")', () => {
     expect(rejection).toBeInstanceOf(RequestAbortedError);
   });
 });
+
+describe('driver: values the app makes hostile (runApp never throws)', () => {
+  // Each of these made runApp reject before: the FastCGI daemon ended with every request it served.
+  const UNPRINTABLE = Object.create(null) as object; // String() throws: no toString
+  const badStack = new Error('bad stack');
+  Object.defineProperty(badStack, 'stack', {
+    get() {
+      throw new Error('stack getter');
+    },
+  });
+  const bodyWithCloseGetter = {
+    [Symbol.iterator]: () => ['x'][Symbol.iterator](),
+    get close(): () => void {
+      throw new Error('close getter');
+    },
+  };
+
+  it.each([
+    ['returns null after startResponse', (): unknown => null, 'failed', '500 Internal Server Error'],
+    ['throws an object String() cannot convert', (): unknown => {
+      throw UNPRINTABLE;
+    }, 'failed', '500 Internal Server Error'],
+    ['throws an Error whose stack getter throws', (): unknown => {
+      throw badStack;
+    }, 'failed', '500 Internal Server Error'],
+    ['returns a body whose close getter throws', (): unknown => bodyWithCloseGetter, 'complete', '200 OK'],
+    ['returns a revoked Proxy', (): unknown => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    }, 'failed', '500 Internal Server Error'],
+  ] as const)('%s: answers, logs a line, resolves', async (_name, after, expected, status) => {
+    const { outcome, rec, logs } = await drive(((_env, start) => {
+      start('200 OK', []);
+      return after();
+    }) as App);
+    expect(await outcome).toBe(expected);
+    expect(rec.status).toBe(status);
+    expect(rec.events.at(-1)).toBe('end');
+    expect(logs.length).toBeGreaterThan(0);
+  });
+
+  it('still logs a line when the app replaced environ values with ones a string cannot hold', async () => {
+    const { outcome, rec, logs } = await drive(((environ: Record<string, unknown>) => {
+      environ.PATH_INFO = Symbol('path');
+      throw UNPRINTABLE;
+    }) as unknown as App);
+    expect(await outcome).toBe('failed');
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(logs.join('')).toContain('a request whose environ cannot be printed');
+    expect(logs.join('')).toContain('a thrown [object Object] that cannot be printed');
+  });
+
+  it('throws from a generator with a value String() cannot convert, after the first byte: cut off', async () => {
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      start('200 OK', []);
+      yield 'first';
+      throw UNPRINTABLE;
+    });
+    expect(await outcome).toBe('failed');
+    expect(rec.events.at(-1)).toMatch(/^abort/);
+  });
+
+  it('sends the headers startResponse checked, whatever the app changes in its arrays afterwards', async () => {
+    const { outcome, rec } = await drive(async function* (_env, start) {
+      const headers: Array<[string, string]> = [['X-Note', 'fine'], ['Content-Type', 'text/plain']];
+      start('200 OK', headers);
+      (headers[0] as [string, string])[1] = 'x\r\nSet-Cookie: session=attacker';
+      (headers[1] as [string, string])[0] = 'X-Evil\r\n\r\n<html>';
+      headers.push(['Set-Cookie', 'late=1']);
+      yield 'body';
+    });
+    expect(await outcome).toBe('complete');
+    expect(rec.headers).toEqual([['X-Note', 'fine'], ['Content-Type', 'text/plain']]);
+  });
+
+  it('checks and keeps one reading of each header pair, even through getters', async () => {
+    let reads = 0;
+    const pair = ['X-Note', ''] as unknown as [string, string];
+    Object.defineProperty(pair, 1, { get: () => (reads++ === 0 ? 'checked' : 'a\r\nSet-Cookie: evil=1') });
+    const { outcome, rec } = await drive((_env, start) => {
+      start('200 OK', [pair]);
+      return ['x'];
+    });
+    expect(await outcome).toBe('complete');
+    expect(rec.headers).toContainEqual(['X-Note', 'checked']);
+    expect(JSON.stringify(rec.headers)).not.toContain('evil');
+  });
+});
+
