@@ -54,7 +54,9 @@ function uploadReads(length: number): Buffer[] {
   records.push(encodeRecord(RecordType.FCGI_STDIN, 1));
   const stream = Buffer.concat(records);
   const reads: Buffer[] = [];
-  for (let at = 0; at < stream.length; at += 65536) reads.push(stream.subarray(at, at + 65536));
+  // Each read its own ArrayBuffer of exactly its length, as Node's socket hands them over (a view
+  // into one big buffer would make tsgi copy the pieces it keeps: src/core/bytes.ts).
+  for (let at = 0; at < stream.length; at += 65536) reads.push(Buffer.from(stream.subarray(at, at + 65536)));
   return reads;
 }
 
@@ -128,7 +130,11 @@ function oneRequest(): Promise<void> {
   if (caseId === 'upload') return oneUpload();
   return new Promise((resolve) => {
     socket.onWrite = resolve;
-    socket.emit('data', Buffer.from(bytes)); // a fresh chunk, as a socket read gives
+    // A fresh chunk with its own ArrayBuffer of exactly its length, as a socket read gives (not a
+    // slice of Buffer.from's shared 8 KiB pool).
+    const chunk = Buffer.allocUnsafeSlow(bytes.length);
+    bytes.copy(chunk);
+    socket.emit('data', chunk);
   });
 }
 

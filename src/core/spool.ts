@@ -2,6 +2,7 @@
 
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { compactView } from './bytes.js';
 import { TsgiError } from './errors.js';
 
 /** Options for {@link ByteSpool}. */
@@ -56,16 +57,18 @@ export class ByteSpool {
     if (this.#closed) return;
     const spilling = this.#writePosition > this.#readPosition;
     if (!spilling && this.#memoryBytes + chunk.byteLength <= this.#memoryLimit) {
-      this.#memory.push(chunk);
+      // Counted by the bytes it shows, so it must not hold more: see compactView.
+      this.#memory.push(compactView(chunk));
       this.#memoryBytes += chunk.byteLength;
       return;
     }
     const position = this.#writePosition;
     this.#writePosition += chunk.byteLength;
+    const queued = compactView(chunk); // held until the write ran
     const file = (this.#file ??= this.#openFile());
     this.#writes = this.#writes
       .then(() => file)
-      .then((handle) => handle.write(chunk, 0, chunk.byteLength, position))
+      .then((handle) => handle.write(queued, 0, queued.byteLength, position))
       .catch((error: unknown) => {
         this.#error ??= new TsgiError('TSGI_SPOOL', `tsgi: cannot spool a request body to ${this.#whereTo ?? this.#directory ?? 'the temp directory'}`, { cause: error });
       });

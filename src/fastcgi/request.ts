@@ -1,5 +1,6 @@
 // Implements one FastCGI request from the application side: PARAMS → environ, STDIN → tsgi.input, STDOUT out.
 
+import { compactView } from '../core/bytes.js';
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { runApp } from '../core/driver.js';
 import { buildEnvironFromList } from '../core/environ.js';
@@ -106,7 +107,9 @@ export class FastCgiRequest {
           `fastcgi: params of request ${this.id} exceed ${this.#host.maxParamsBytes} bytes`,
         );
       }
-      this.#params.push(content); // a view into a socket chunk Node never reuses: no copy needed
+      // A view into a socket chunk Node never reuses: no copy, unless it is a sliver of that chunk
+      // (the params limit counts the bytes shown, so the views must not hold much more).
+      this.#params.push(compactView(content));
       return;
     }
     const list = decodeParamList(this.#params.length === 1 ? (this.#params[0] as Uint8Array) : Buffer.concat(this.#params, this.#paramsBytes));

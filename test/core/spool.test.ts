@@ -29,6 +29,26 @@ describe('ByteSpool', () => {
     expect(spool.size).toBe(0);
   });
 
+  it('keeps a sliver of a large buffer as a copy, and a sizeable part of one as it is', async () => {
+    // A 1-byte FastCGI record inside a 64 KiB socket read must not keep the read alive; nginx's
+    // 32 KiB records in 64 KiB reads are kept without a copy.
+    const read = Buffer.alloc(64 * 1024, 0x61);
+    const spool = new ByteSpool({ memoryBytes: 1024 * 1024 });
+    spool.push(read.subarray(100, 101));
+    spool.push(read.subarray(0, 32 * 1024));
+    const sliver = spool.takeMemory();
+    const half = spool.takeMemory();
+    expect(Buffer.from(sliver!).toString()).toBe('a');
+    expect(sliver!.buffer).not.toBe(read.buffer);
+    expect(sliver!.buffer.byteLength).toBeLessThanOrEqual(8 * 1024); // at most Node's shared pool slab
+    expect(half!.buffer).toBe(read.buffer);
+    // Spilled to the file, a sliver waits for its write as a copy too; the bytes are the same.
+    const small = new ByteSpool({ memoryBytes: 0 });
+    small.push(read.subarray(5, 6));
+    expect(Buffer.from((await small.shift())!).toString()).toBe('a');
+    small.close();
+  });
+
   it('interleaves pushes and shifts without reordering', async () => {
     const spool = new ByteSpool({ memoryBytes: 10 });
     const out: Buffer[] = [];

@@ -381,3 +381,41 @@ describe('limits and addresses', () => {
     ok.socket.destroy();
   });
 });
+
+describe('an app or a peer that misbehaves loses its own request, never the process', () => {
+  it('does not let 1-byte PARAMS records keep the 64 KiB socket reads they came in alive', async () => {
+    // Each write: a 1-byte record kept by a live request, then 65,000 bytes for an id that is not
+    // live (ignored, spec §3.3). Kept as views, 400 of them held ~26 MB for 400 counted bytes. (The
+    // body's memory window keeps its chunks the same way: test/core/spool.test.ts.)
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const address = await serve((_environ, start) => {
+      start('200 OK', []);
+      return ['done'];
+    });
+    const conn = await rawConnection(address);
+    const filler = encodeRecord(RecordType.FCGI_STDIN, 9, Buffer.alloc(65_000, 0x61));
+    const pieces = async (type: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const one = encodeRecord(type, 1, Buffer.from([0x61]));
+        conn.socket.write(Buffer.concat([one, filler]));
+        if (i % 50 === 49) await sleep(5); // let the reads come in separately
+      }
+    };
+    conn.begin(1);
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    // A params stream in 1-byte pieces: the pair X = 400 × "a" (name length 1, value length 400 in
+    // the 4-byte form, spec §3.4), its value sent a byte per record.
+    conn.socket.write(encodeRecord(RecordType.FCGI_PARAMS, 1, Buffer.from([0x01, 0x80, 0x00, 0x01, 0x90, 0x58])));
+    await pieces(RecordType.FCGI_PARAMS, 400);
+    await sleep(50);
+    gc();
+    const duringParams = process.memoryUsage().arrayBuffers - before;
+    conn.socket.write(encodeRecord(RecordType.FCGI_PARAMS, 1));
+    expect(duringParams).toBeLessThan(8 * 1024 * 1024);
+    conn.socket.destroy();
+  });
+});
