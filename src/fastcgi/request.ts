@@ -74,7 +74,6 @@ export class FastCgiRequest {
   #stdinEnded = false;
   #dataEnded = false;
   #stderrUsed = false;
-  #abortRequested = false;
   readonly #out: StdoutStream;
 
   constructor(host: RequestHost, id: number, role: number, keepConn: boolean) {
@@ -155,14 +154,17 @@ export class FastCgiRequest {
     this.#host.progress();
   }
 
-  /** FCGI_ABORT_REQUEST (spec §5.4): the client went away; the app's signal fires. */
+  /**
+   * FCGI_ABORT_REQUEST (spec §5.4): the client went away. The app's signal fires, and
+   * FCGI_END_REQUEST goes out now: the web server waits for it, and neither an app that does not
+   * stop at the signal nor a slow `close()` may hold it or the request id. The app finishes on its
+   * own; what it writes from now on is dropped.
+   */
   abortRequest(): void {
-    this.#abortRequested = true;
-    if (this.#phase === Phase.Params) {
-      this.#finish(1);
-      return;
+    if (this.#phase === Phase.Running) {
+      this.#abortWith(new RequestAbortedError('fastcgi: FCGI_ABORT_REQUEST from the web server'));
     }
-    this.#abortWith(new RequestAbortedError('fastcgi: FCGI_ABORT_REQUEST from the web server'));
+    this.#finish(1);
   }
 
   /** The connection closed under the request: abort it; nothing can be sent any more. */
@@ -189,55 +191,79 @@ export class FastCgiRequest {
     this.#out.fail(error);
   }
 
+  /** Runs the app for this request; never rejects (see #internalError). */
   async #run(params: ParamList): Promise<void> {
-    const host = this.#host;
-    let environ: Environ;
     try {
-      environ = buildEnvironFromList(params, {
-        input: (contentLength) => this.#makeInput(contentLength),
-        errors: { write: (text) => this.#stderr(text) },
-        signal: () => this.#signal(),
-        multithread: true,
-        multiprocess: host.multiprocess,
-        runOnce: false,
-        scriptName: host.scriptName,
-      });
-      // Set here rather than through `extensions`: constant keys, no object to copy per request.
-      environ['fastcgi.request_id'] = this.id;
-      environ['fastcgi.connection_id'] = host.connectionId;
-      environ['fastcgi.keep_conn'] = this.keepConn;
-      environ['fastcgi.role'] = ROLE_NAMES[this.role];
-      if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(params);
+      const host = this.#host;
+      let environ: Environ;
+      try {
+        environ = buildEnvironFromList(params, {
+          input: (contentLength) => this.#makeInput(contentLength),
+          errors: { write: (text) => this.#stderr(text) },
+          signal: () => this.#signal(),
+          multithread: true,
+          multiprocess: host.multiprocess,
+          runOnce: false,
+          scriptName: host.scriptName,
+        });
+        // Set here rather than through `extensions`: constant keys, no object to copy per request.
+        environ['fastcgi.request_id'] = this.id;
+        environ['fastcgi.connection_id'] = host.connectionId;
+        environ['fastcgi.keep_conn'] = this.keepConn;
+        environ['fastcgi.role'] = ROLE_NAMES[this.role];
+        if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(params);
+      } catch (error) {
+        host.log(`${error instanceof Error ? error.message : String(error)}\n`);
+        this.#answer('400 Bad Request');
+        return;
+      }
+      if (environ.CONTENT_LENGTH !== undefined && Number(environ.CONTENT_LENGTH) > host.maxBodyBytes) {
+        // Refuse before the app runs: nothing of the body needs to be read (RFC 9110 §15.5.14).
+        host.log(`fastcgi: request body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`);
+        this.#answer('413 Content Too Large');
+        return;
+      }
+      // App errors also go to FCGI_STDERR (the web server's error log, like PHP-FPM's "PHP message");
+      // a client going away is only the daemon's business.
+      const log = (line: string, level: 'error' | 'info'): void => {
+        host.log(line);
+        if (level === 'error') this.#stderr(line);
+      };
+      const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
+      if (this.#phase === Phase.Done) return; // aborted, or the connection went away under us
+      if (this.#out.ended) {
+        this.#finish(outcome === 'complete' ? 0 : 1);
+      } else {
+        // The response was cut off after it started: closing the connection without FCGI_END_REQUEST
+        // is the only way to make the web server show the client an incomplete response. What the
+        // app did send goes out first, so the client sees the start of the response, then the cut.
+        this.#out.release();
+        this.#phase = Phase.Done;
+        this.#input?.discard();
+        host.done(this, 'cut');
+      }
     } catch (error) {
-      host.log(`${error instanceof Error ? error.message : String(error)}\n`);
-      this.#answer('400 Bad Request');
-      return;
+      this.#internalError(error);
     }
-    if (environ.CONTENT_LENGTH !== undefined && Number(environ.CONTENT_LENGTH) > host.maxBodyBytes) {
-      // Refuse before the app runs: nothing of the body needs to be read (RFC 9110 §15.5.14).
-      host.log(`fastcgi: request body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`);
-      this.#answer('413 Content Too Large');
-      return;
+  }
+
+  /**
+   * A failure of tsgi's own request code (runApp never throws): one log line, and the connection is
+   * cut so the web server shows an incomplete response rather than waiting for FCGI_END_REQUEST.
+   */
+  #internalError(error: unknown): void {
+    let detail: string;
+    try {
+      detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    } catch {
+      detail = 'an error that cannot be printed';
     }
-    // App errors also go to FCGI_STDERR (the web server's error log, like PHP-FPM's "PHP message");
-    // a client going away is only the daemon's business.
-    const log = (line: string, level: 'error' | 'info'): void => {
-      host.log(line);
-      if (level === 'error') this.#stderr(line);
-    };
-    const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
-    if (this.#phase === Phase.Done) return; // the connection went away under us
-    if (this.#out.ended || this.#abortRequested) {
-      this.#finish(outcome === 'complete' ? 0 : 1);
-    } else {
-      // The response was cut off after it started: closing the connection without FCGI_END_REQUEST
-      // is the only way to make the web server show the client an incomplete response. What the
-      // app did send goes out first, so the client sees the start of the response, then the cut.
-      this.#out.release();
-      this.#phase = Phase.Done;
-      this.#input?.discard();
-      host.done(this, 'cut');
-    }
+    this.#host.log(`fastcgi: internal error serving request ${this.id}: ${detail}\n`);
+    if (this.#phase === Phase.Done) return;
+    this.#phase = Phase.Done;
+    this.#input?.discard();
+    this.#data?.discard();
+    this.#host.done(this, 'cut');
   }
 
   #makeInput(contentLength: number | undefined): BodyInput {

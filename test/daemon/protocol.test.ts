@@ -233,6 +233,38 @@ describe('FCGI_ABORT_REQUEST (spec §5.4)', () => {
     conn.socket.destroy();
   });
 
+  it('sends FCGI_END_REQUEST at once for an app that ignores the signal, and frees the id', async () => {
+    let release: () => void = () => {};
+    const address = await serve(async (environ, start) => {
+      if (environ.PATH_INFO === '/next') {
+        start('200 OK', []);
+        return ['next'];
+      }
+      start('200 OK', []);
+      await new Promise<void>((resolve) => (release = resolve)); // deaf to tsgi.signal
+      return ['too late'];
+    });
+    const conn = await rawConnection(address);
+    conn.begin(1);
+    conn.params(1, PARAMS);
+    conn.stdin(1);
+    await sleep(30);
+    conn.abort(1);
+    await conn.until(() => conn.response(1).ends.length === 1, 2000);
+    // The id is free again: a new request 1 is served, not refused as a duplicate.
+    conn.begin(1);
+    conn.params(1, { ...PARAMS, PATH_INFO: '/next' });
+    conn.stdin(1);
+    await conn.until(() => conn.response(1).ends.length === 2, 2000);
+    expect(bodyOf(conn.response(1).stdout)).toBe('next');
+    release();
+    await sleep(30);
+    // What the first app returned after its abort went nowhere.
+    expect(conn.response(1).stdout.toString()).not.toContain('too late');
+    expect(conn.response(1).ends).toHaveLength(2);
+    conn.socket.destroy();
+  });
+
   it('answers an abort that arrives before the params ended', async () => {
     let called = false;
     const address = await serve(() => ((called = true), []));
@@ -383,6 +415,42 @@ describe('limits and addresses', () => {
 });
 
 describe('an app or a peer that misbehaves loses its own request, never the process', () => {
+  it('keeps serving after apps that return null, throw unprintable values or break close()', async () => {
+    const unprintable = Object.create(null) as object;
+    const address = await serve(((environ, start) => {
+      start('200 OK', []);
+      switch (environ.PATH_INFO) {
+        case '/null':
+          return null;
+        case '/unprintable':
+          throw unprintable;
+        case '/close-getter':
+          return {
+            [Symbol.iterator]: () => ['body'][Symbol.iterator](),
+            get close(): () => void {
+              throw unprintable;
+            },
+          };
+        default:
+          return ['alive'];
+      }
+    }) as App);
+    const conn = await rawConnection(address);
+    const paths = ['/null', '/unprintable', '/close-getter', '/'];
+    paths.forEach((path, i) => {
+      conn.begin(i + 1);
+      conn.params(i + 1, { ...PARAMS, PATH_INFO: path });
+      conn.stdin(i + 1);
+    });
+    await conn.until(() => paths.every((_path, i) => conn.response(i + 1).ends.length === 1));
+    expect(parseCgiHead(conn.response(1).stdout)?.status).toBe(500);
+    expect(parseCgiHead(conn.response(2).stdout)?.status).toBe(500);
+    expect(bodyOf(conn.response(3).stdout)).toBe('body');
+    expect(bodyOf(conn.response(4).stdout)).toBe('alive');
+    expect(logs.join('')).toContain('that cannot be printed');
+    conn.socket.destroy();
+  });
+
   it('does not let 1-byte PARAMS records keep the 64 KiB socket reads they came in alive', async () => {
     // Each write: a 1-byte record kept by a live request, then 65,000 bytes for an id that is not
     // live (ignored, spec §3.3). Kept as views, 400 of them held ~26 MB for 400 counted bytes. (The
@@ -419,3 +487,4 @@ describe('an app or a peer that misbehaves loses its own request, never the proc
     conn.socket.destroy();
   });
 });
+
