@@ -31,8 +31,9 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   try {
     module = await importModule(file);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: importing ${file} failed: ${detail}`, { cause: error });
+    throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: importing ${file} failed: ${loadFailure(error, file)}`, {
+      cause: error,
+    });
   }
   // listen(port, host) binds after a DNS lookup tick: give it one before counting listeners.
   await new Promise((resolve) => setImmediate(resolve));
@@ -57,6 +58,22 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   return toApp(value, type, `export '${name}' of ${file}`);
 }
 
+
+/**
+ * What went wrong importing the app, for a person reading the error log: the error, and where it
+ * was thrown in the app's own files (Node's internal frames left out). An ES module's syntax error
+ * carries no location Node lets a program read: the message says how to see it.
+ */
+function loadFailure(error: unknown, file: string): string {
+  if (!(error instanceof Error)) return String(error);
+  const frames = (error.stack ?? '')
+    .split('\n')
+    .filter((line) => line.startsWith('    at ') && !line.includes('node:internal/') && !line.includes('(node:'))
+    .slice(0, 5);
+  if (frames.length > 0) return [`${error.name}: ${error.message}`, ...frames].join('\n');
+  if (error instanceof SyntaxError) return `${error.message} (in ${file} or a module it imports; \`node ${file}\` shows the line)`;
+  return error.message;
+}
 /**
  * The module's namespace, as `import()` gives it, loaded with `require()` where that is the same:
  * a CGI process loads its app once per request, and `require()` skips the asynchronous ESM loader,

@@ -126,8 +126,22 @@ describe('loadApp: loading the module', () => {
       const error = await loadApp(file).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(TsgiError);
       expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
-      expect((error as Error).message).toBe(`tsgi: cannot load app: importing ${file} failed: no database`);
+      const [first, ...frames] = (error as Error).message.split('\n');
+      expect(first).toBe(`tsgi: cannot load app: importing ${file} failed: Error: no database`);
+      // Where it was thrown, in the app's own file; none of Node's internal frames.
+      expect(frames[0]).toMatch(new RegExp(`^    at .*${name.replace('.', '\\.')}:\\d+:\\d+`));
+      expect(frames.join('\n')).not.toContain('node:internal');
       expect(runs()[name]).toBe(1);
     }
+  });
+
+  it('points at how to see the line of a syntax error in an ES module the app imports', async () => {
+    const lib = fixture('broken-lib.mjs', 'const x = ;\n');
+    const file = fixture('imports-broken.mjs', `import ${JSON.stringify(lib)};\nexport default ${APP};`);
+    const error = await loadApp(file).catch((caught: unknown) => caught);
+    expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
+    expect((error as Error).message).toBe(
+      `tsgi: cannot load app: importing ${file} failed: Unexpected token ';' (in ${file} or a module it imports; \`node ${file}\` shows the line)`,
+    );
   });
 });
