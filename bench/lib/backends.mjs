@@ -303,7 +303,8 @@ function prepareRuntime(name, options) {
 export async function startBackend(variant, port, { nodeArgs = [], env = process.env } = {}) {
   let proc;
   if (variant.runtime === undefined) {
-    proc = startChild(variant.id, process.execPath, variant.command(port, nodeArgs), { env });
+    // NODE_ENV as tsgi sets it for a deployed app, for every Node backend alike (Express reads it).
+    proc = startChild(variant.id, process.execPath, variant.command(port, nodeArgs), { env: { NODE_ENV: 'production', ...env } });
   } else {
     const runtime = prepareRuntime(variant.runtime, { log: (line) => process.stderr.write(line), connections: [128] });
     if (runtime.note !== undefined) throw new Error(`bench: ${variant.id}: ${runtime.note}`);

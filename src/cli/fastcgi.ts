@@ -3,6 +3,7 @@
 // Loaded by main.ts with import() only when a daemon is wanted, so a CGI request never pays for
 // the daemon's code and the node: built-ins it needs (net, http).
 
+import { isIP } from 'node:net';
 import { TsgiError } from '../core/errors.js';
 import { startHttpFront } from '../daemon/http-front.js';
 import { stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
@@ -22,6 +23,11 @@ import { appType, positiveInt } from './options.js';
 // main.ts uses these: its `tsgi <app>` detection, and telling this module's TsgiError (the built
 // chunk has its own copy of the core) from a crash.
 export { stdinIsSocket, TsgiError };
+
+/** True when a process manager started us with a listening socket: systemd's, or one on fd 0. */
+export function startedWithSocket(): boolean {
+  return systemdSocket(process.env) !== undefined || stdinIsSocket();
+}
 
 /**
  * Runs `tsgi fastcgi <app> [options]` (see the CLI's --help for the options): loads the app,
@@ -76,19 +82,33 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
   }
   const graceMs = positiveInt(values['grace-ms'], '--grace-ms', 30_000);
   const type = appType(values.type, '--type');
+  const scriptName = values['script-name'];
+  if (scriptName !== undefined && scriptName !== '' && !scriptName.startsWith('/')) {
+    throw new TsgiError('TSGI_USAGE', `tsgi: invalid --script-name ${scriptName}; use a path from the site's root, like /app`);
+  }
+  const webServerAddrs = parseWebServerAddrs(values['web-server-addrs'] ?? process.env.FCGI_WEB_SERVER_ADDRS);
+  for (const address of webServerAddrs ?? []) {
+    if (isIP(address) === 0) {
+      const from = values['web-server-addrs'] === undefined ? 'FCGI_WEB_SERVER_ADDRS' : '--web-server-addrs';
+      throw new TsgiError('TSGI_USAGE', `tsgi: invalid ${from} entry ${address}; use IP addresses, comma-separated`);
+    }
+  }
+  const limits = {
+    maxConns: positiveInt(values['max-conns'], '--max-conns', 1024),
+    maxBodyBytes: positiveInt(values['max-body-bytes'], '--max-body-bytes', 1024 ** 3),
+    maxRequestsPerConnection: positiveInt(values['max-requests-per-conn'], '--max-requests-per-conn', 100),
+    idleTimeoutMs: positiveInt(values['idle-timeout-ms'], '--idle-timeout-ms', 120_000),
+    requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 60_000),
+  };
   const log = (line: string): void => void process.stderr.write(line);
   const app = await loadApp(appSpec, type);
   const server = new FastCgiServer({
     app,
     log,
-    scriptName: values['script-name'],
-    maxConns: positiveInt(values['max-conns'], '--max-conns', 1024),
-    maxBodyBytes: positiveInt(values['max-body-bytes'], '--max-body-bytes', 1024 ** 3),
-    multiplex: !values['no-multiplex'],
-    maxRequestsPerConnection: positiveInt(values['max-requests-per-conn'], '--max-requests-per-conn', 100),
-    idleTimeoutMs: positiveInt(values['idle-timeout-ms'], '--idle-timeout-ms', 120_000),
-    requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 60_000),
-    webServerAddrs: parseWebServerAddrs(values['web-server-addrs'] ?? process.env.FCGI_WEB_SERVER_ADDRS),
+    scriptName,
+    ...limits,
+    multiplex: values['no-multiplex'] !== true,
+    webServerAddrs,
     // A process manager that hands us a socket on fd 0 (mod_fcgid, spawn-fcgi) may start several.
     multiprocess: address.kind === 'fd' && systemd === undefined,
   });

@@ -14,8 +14,8 @@ const HELP = `tsgi - host a TSGI app behind a web server, over FastCGI or CGI
 
 Usage:
   tsgi <app>                 detect how we were started: a listening socket on fd 0
-                             (mod_fcgid, spawn-fcgi, lighttpd) -> FastCGI on it;
-                             GATEWAY_INTERFACE set (a CGI request) -> CGI; else this help
+                             (mod_fcgid, spawn-fcgi, lighttpd) or from systemd -> FastCGI
+                             on it; GATEWAY_INTERFACE set (a CGI request) -> CGI; else this help
   tsgi fastcgi <app> [opts]  run the FastCGI daemon (responder role)
   tsgi cgi <app>             serve one CGI request (RFC 3875) from the environment and stdin
   tsgi dev <app> [opts]      development-only HTTP server hosting the app in-process
@@ -48,6 +48,9 @@ dev options:
   --port N             port (default 8000)
   --script-name PATH   mount the app below PATH
   --watch              restart when a file next to the app changes
+
+FastCGI and CGI run the app with NODE_ENV=production unless NODE_ENV is set (frameworks
+show their development error pages otherwise); tsgi dev leaves it alone.
 
 CGI mode reads no options from the command line (a web server may put the query string
 there); it reads TSGI_SCRIPT_NAME and TSGI_TYPE from the environment instead.
@@ -85,6 +88,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   // a CGI request, which starts a process per request, never compiles their code or loads the
   // node: built-ins they need.
   if (command === 'fastcgi') {
+    productionByDefault(env);
     await (await loadCommand(import('./fastcgi.js'))).fastcgiCommand(rest);
     return;
   }
@@ -93,12 +97,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     return;
   }
   if (command.startsWith('-')) throw new TsgiError('TSGI_USAGE', `tsgi: unknown option ${command}; see tsgi --help`);
-  const { stdinIsSocket, fastcgiCommand } = await loadCommand(import('./fastcgi.js'));
-  if (stdinIsSocket()) {
+  const { startedWithSocket, fastcgiCommand } = await loadCommand(import('./fastcgi.js'));
+  if (startedWithSocket()) {
+    productionByDefault(env);
     await fastcgiCommand([command, ...rest]);
     return;
   }
-  process.stderr.write(`tsgi: not started by a web server (no listening socket on fd 0, no GATEWAY_INTERFACE)\n\n`);
+  process.stderr.write(`tsgi: not started by a web server (no listening socket on fd 0 or from systemd, no GATEWAY_INTERFACE)\n\n`);
   process.stdout.write(HELP);
   process.exitCode = 2;
 }
@@ -107,7 +112,18 @@ function isHelp(arg: string): boolean {
   return arg === '--help' || arg === '-h';
 }
 
+/**
+ * Deployed (FastCGI, CGI), an app runs as in production unless told otherwise: NODE_ENV unset
+ * becomes `production` before the app loads. Frameworks key on it; Express, for one, otherwise
+ * answers errors with its development page, stack trace and file paths included, to the client.
+ * `tsgi dev` leaves it alone.
+ */
+function productionByDefault(env: NodeJS.ProcessEnv): void {
+  if (env.NODE_ENV === undefined || env.NODE_ENV === '') env.NODE_ENV = 'production';
+}
+
 async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+  productionByDefault(env);
   // Under CGI, stdout is the response: console.log from the app goes to the error log instead. The
   // Console (and process.stderr under it) is made on first use: opening a stdio stream costs start-up.
   let toStderr: Console | undefined;

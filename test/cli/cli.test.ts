@@ -100,6 +100,12 @@ describe('tsgi command', () => {
     expect(r.stderr).toContain('console.log must not reach stdout under CGI');
   });
 
+  it('loads the app with NODE_ENV=production unless NODE_ENV is set (CGI)', () => {
+    const json = (r: { stdout: string }) => JSON.parse(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(json(cli(['cgi', HTTPOXY], CGI_ENV)).nodeEnvAtLoad).toBe('production');
+    expect(json(cli(['cgi', HTTPOXY], { ...CGI_ENV, NODE_ENV: 'development' })).nodeEnvAtLoad).toBe('development');
+  });
+
   it('never reads options from argv under CGI (Apache passes "?--help" queries as arguments)', () => {
     const r = cli([HTTPOXY, '--help', '--listen', '0.0.0.0:80'], { ...CGI_ENV, QUERY_STRING: '--help' });
     expect(r.status).toBe(0);
@@ -144,6 +150,10 @@ describe('tsgi command', () => {
     [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--grace-ms', 'soon'], 'tsgi: invalid --grace-ms soon', 2],
     [['dev', '/nonexistent/app.mjs', '--port', '65536'], 'tsgi: invalid --port 65536; use a port from 0 to 65535', 2],
     [['dev', '/nonexistent/app.mjs', '--watch', '--port', 'x'], 'tsgi: invalid --port x', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--max-conns', '0'], 'tsgi: invalid --max-conns 0', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--max-body-bytes', '16m'], 'tsgi: invalid --max-body-bytes 16m', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--script-name', 'app'], 'tsgi: invalid --script-name app', 2],
+    [['fastcgi', '/nonexistent/app.mjs', '--listen', '127.0.0.1:0', '--web-server-addrs', '127.0.0.1,nginx'], 'tsgi: invalid --web-server-addrs entry nginx', 2],
   ])('gives one clear message for %j', (args, message, status) => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.status).toBe(status);
@@ -388,6 +398,18 @@ describe('tsgi command', () => {
       ['fastcgi', HELLO],
     );
     expect(body).toContain('Hello from tsgi!');
+  });
+
+  it('detects a systemd-activated socket without the fastcgi subcommand, and runs the app with NODE_ENV=production', async () => {
+    const body = await viaLauncher(
+      [
+        'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
+        'env = {k: v for k, v in os.environ.items() if k != "NODE_ENV"}',
+        'env.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))',
+      ],
+      [HTTPOXY],
+    );
+    expect(JSON.parse(body)).toMatchObject({ nodeEnvAtLoad: 'production' });
   });
 
   it('serves FastCGI on a listening socket inherited as fd 0, as spawn-fcgi and mod_fcgid start apps', async () => {
