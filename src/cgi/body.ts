@@ -1,4 +1,5 @@
-// Implements the CGI request body's way in (RFC 3875 §4.2): CONTENT_LENGTH bytes into tsgi.input.
+// Implements the CGI request body's way in (RFC 3875 §4.2): CONTENT_LENGTH bytes (or, for a chunked
+// upload, all of stdin) into tsgi.input.
 
 import { read } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -43,6 +44,7 @@ export class FdBody implements CgiBody {
   readonly input: BodyInput;
   readonly #fd: number;
   readonly #openStream: () => Readable;
+  /** CONTENT_LENGTH, or Infinity for a body that ends at end of file. */
   readonly #contentLength: number;
   /** Bytes read so far (the input stops counting once it failed). */
   #bytesRead = 0;
@@ -56,12 +58,13 @@ export class FdBody implements CgiBody {
 
   /**
    * @param fd - the descriptor, 0 for a CGI request.
-   * @param contentLength - CONTENT_LENGTH (RFC 3875 §4.1.2), already validated; 0 reads nothing.
+   * @param contentLength - CONTENT_LENGTH (RFC 3875 §4.1.2), already validated; 0 reads nothing;
+   *   `undefined`: the body is what comes until end of file (a chunked upload, see runCgi).
    * @param openStream - the stream to fall back to when `fd` is non-blocking (`() => process.stdin`).
    */
-  constructor(fd: number, contentLength: number, openStream: () => Readable) {
+  constructor(fd: number, contentLength: number | undefined, openStream: () => Readable) {
     this.#fd = fd;
-    this.#contentLength = contentLength;
+    this.#contentLength = contentLength ?? Number.POSITIVE_INFINITY;
     this.#openStream = openStream;
     this.input = new BodyInput({
       contentLength,
@@ -156,17 +159,18 @@ export class StreamBody implements CgiBody {
 
   /**
    * @param stream - the request body; only CONTENT_LENGTH bytes of it are used.
-   * @param input - the input to feed, or a CONTENT_LENGTH to make one for (0 reads nothing).
+   * @param input - the input to feed, or a CONTENT_LENGTH to make one for (0 reads nothing;
+   *   `undefined`: until the stream ends).
    * @param owned - the stream is the process's stdin: pause and destroy it once the body is read
    *   (a caller's stream is only paused).
    */
-  constructor(stream: Readable, input: BodyInput | number, owned: boolean) {
+  constructor(stream: Readable, input: BodyInput | number | undefined, owned: boolean) {
     this.#stream = stream;
     this.#owned = owned;
     this.input =
-      typeof input === 'number'
-        ? new BodyInput({ contentLength: input, source: { pause: () => stream.pause(), resume: () => stream.resume() } })
-        : input;
+      input instanceof BodyInput
+        ? input
+        : new BodyInput({ contentLength: input, source: { pause: () => stream.pause(), resume: () => stream.resume() } });
     if (this.input.complete) {
       this.#finished = true;
       return;

@@ -28,7 +28,8 @@ export interface CgiOptions {
 
 /**
  * Serves one CGI request with `app` (RFC 3875): builds the environ from the meta-variables, gives
- * the app exactly CONTENT_LENGTH bytes of stdin as `tsgi.input`, and streams `Status:` + headers +
+ * the app exactly CONTENT_LENGTH bytes of stdin as `tsgi.input` (all of stdin for a chunked upload,
+ * which Apache passes without CONTENT_LENGTH), and streams `Status:` + headers +
  * body to stdout (RFC 3875 §6). Nothing is written to stdout before the header block.
  * @returns the process exit code, once the whole response has been handed to the operating system: 0
  *   when the response completed, 1 when the app failed or the client went away (the response was a
@@ -56,12 +57,15 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   let body: CgiBody | undefined;
   try {
     environ = buildEnviron(env, {
-      // CGI has no other end-of-body marker: without CONTENT_LENGTH there is no body (RFC 3875 §4.2).
+      // RFC 3875 §4.2: without CONTENT_LENGTH there is no body. Except that Apache hands a chunked
+      // upload to the script de-chunked, without CONTENT_LENGTH, and closes stdin after it: with
+      // Transfer-Encoding in the request, the body is all of stdin.
       input: (contentLength) => {
+        const length = contentLength ?? (env.HTTP_TRANSFER_ENCODING === undefined ? 0 : undefined);
         body =
           options.stdin !== undefined
-            ? new StreamBody(options.stdin, contentLength ?? 0, false)
-            : new FdBody(0, contentLength ?? 0, () => process.stdin);
+            ? new StreamBody(options.stdin, length, false)
+            : new FdBody(0, length, () => process.stdin);
         return body.input;
       },
       errors,

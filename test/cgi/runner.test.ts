@@ -182,4 +182,19 @@ describe('runCgi', () => {
     expect(await r.code).toBe(0);
     expect(r.out().endsWith('\r\n\r\n0')).toBe(true);
   });
+
+  it('reads all of stdin for a chunked upload, which Apache passes without CONTENT_LENGTH', async () => {
+    const body = Buffer.alloc(200_000, 0x62);
+    const r = run(
+      async (env, start) => {
+        const data = await env['tsgi.input'].readAll();
+        start('200 OK', []);
+        return [`${env.CONTENT_LENGTH ?? 'no length'} ${data.byteLength}`];
+      },
+      { ...CGI_ENV, REQUEST_METHOD: 'POST', HTTP_TRANSFER_ENCODING: 'chunked' },
+      body,
+    );
+    expect(await r.code).toBe(0);
+    expect(r.out().endsWith('\r\n\r\nno length 200000')).toBe(true);
+  });
 });

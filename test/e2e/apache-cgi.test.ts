@@ -27,7 +27,7 @@ const CGI_OPTIONS: SuiteOptions = {
   lateError: 'looks-complete',
   streaming: false,
   keepAlive: false,
-  chunkedUpload: false,
+  chunkedUpload: true,
 };
 
 type Form = 'shebang' | 'wrapper' | 'htaccess';
