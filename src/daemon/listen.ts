@@ -1,7 +1,8 @@
 // Opens the daemon's listening socket: tcp host:port, a unix socket, or one inherited on fd 0.
 
-import { lstatSync, chmodSync, unlinkSync, fstatSync } from 'node:fs';
+import { chmodSync, existsSync, fstatSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { TsgiError } from '../core/errors.js';
 import { FCGI_LISTENSOCK_FILENO } from '../fastcgi/constants.js';
 
@@ -70,10 +71,19 @@ export function stdinIsSocket(): boolean {
  * is removed first, a live one is an error, and the new socket gets `socketMode`.
  * @param socketMode - permissions for a new unix socket; default {@link DEFAULT_SOCKET_MODE} (0660).
  * @returns the address actually bound (the port is filled in when 0 was asked).
- * @throws {TsgiError} code `TSGI_LISTEN` when the address is in use, is not a socket, or cannot be bound.
+ * @throws {TsgiError} code `TSGI_LISTEN` when the address is in use, is not a socket, or cannot be
+ *   bound (a unix socket's directory missing, too).
  */
 export async function listenOn(server: Server, address: ListenAddress, socketMode = DEFAULT_SOCKET_MODE): Promise<ListenAddress> {
-  if (address.kind === 'unix') await removeStaleSocket(address.path);
+  if (address.kind === 'unix') {
+    // Node reports a missing directory as EACCES ("permission denied"), which sends people looking
+    // at permissions: say what is missing.
+    const directory = dirname(resolve(address.path));
+    if (!existsSync(directory)) {
+      throw listenError(address, `the directory ${directory} does not exist (create it; under systemd, RuntimeDirectory=)`);
+    }
+    await removeStaleSocket(address.path);
+  }
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => reject(listenError(address, error));
     server.once('error', onError);

@@ -67,4 +67,11 @@ describe('listenOn a unix socket', () => {
     writeFileSync(path, 'precious');
     await expect(listenOn(createServer(), { kind: 'unix', path })).rejects.toThrow(/is not a socket/);
   });
+
+  it('names a missing directory (Node alone says "permission denied")', async () => {
+    const path = join(dir, 'missing', 'tsgi.sock');
+    await expect(listenOn(createServer(), { kind: 'unix', path })).rejects.toThrow(
+      `tsgi: cannot listen on ${path}: the directory ${join(dir, 'missing')} does not exist`,
+    );
+  });
 });
