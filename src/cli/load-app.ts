@@ -23,8 +23,9 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   const hash = spec.lastIndexOf('#');
   const file = resolve(cwd, hash > 0 ? spec.slice(0, hash) : spec);
   const exportName = hash > 0 ? spec.slice(hash + 1) : undefined;
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} does not exist`);
+  if (!existsSync(file)) throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} does not exist`);
+  if (!statSync(file).isFile()) {
+    throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} is not a file; name the app's module, e.g. ${join(file, 'app.mjs')}`);
   }
   let module: Record<string, unknown>;
   const listening = listeningServers();

@@ -81,6 +81,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     return;
   }
   if (command === 'cgi') {
+    // Not started by a web server (that case is above): a missing app is a usage mistake, not a 500.
+    if (rest[0] === undefined) throw new TsgiError('TSGI_USAGE', 'tsgi: cgi needs the path of the app module; see tsgi --help');
     await cgi(rest[0], env);
     return;
   }

@@ -219,7 +219,10 @@ export class FastCgiRequest {
       }
       if (environ.CONTENT_LENGTH !== undefined && Number(environ.CONTENT_LENGTH) > host.maxBodyBytes) {
         // Refuse before the app runs: nothing of the body needs to be read (RFC 9110 §15.5.14).
-        host.log(`fastcgi: request body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`);
+        host.log(
+          `tsgi: 413 for ${String(environ.REQUEST_METHOD)} ${String(environ.SCRIPT_NAME)}${String(environ.PATH_INFO)}: ` +
+            `a body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`,
+        );
         this.#answer('413 Content Too Large');
         return;
       }

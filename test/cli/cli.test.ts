@@ -139,6 +139,8 @@ describe('tsgi command', () => {
     [['fastcgi', 'test/fixtures/not-an-app.mjs#missing', '--listen', '127.0.0.1:0'], "has no export 'missing' (it exports: default, other)", 1],
     // The dev and fastcgi subcommands are chunks with their own copy of the core's TsgiError.
     [['dev', '/nonexistent/app.mjs', '--port', '0'], '/nonexistent/app.mjs does not exist', 1],
+    [['fastcgi', 'test/fixtures', '--listen', '127.0.0.1:0'], `${join(ROOT, 'test/fixtures')} is not a file; name the app's module`, 1],
+    [['cgi'], 'tsgi: cgi needs the path of the app module; see tsgi --help', 2],
     // Mistakes on the command line: exit 2, found before the app loads (the app here does not exist).
     [['fastcgi', HELLO, '--listen', 'nonsense'], 'invalid --listen "nonsense"', 2],
     [['dev', '/nonexistent/app.mjs', '--type', 'nope'], 'tsgi: invalid --type nope; use tsgi, fetch or node', 2],

@@ -304,6 +304,7 @@ describe('FastCGI daemon: backpressure', () => {
     expect(res.status).toBe(413);
     expect(await text(res.body)).toBe('Content Too Large\n');
     expect(called).toBe(false);
+    expect(logs.join('')).toMatch(/tsgi: 413 for POST \S*: a body of 5000 bytes exceeds --max-body-bytes 1000\n/);
     client.close();
   });
 
