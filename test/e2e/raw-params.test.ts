@@ -200,6 +200,16 @@ describe.skipIf(NGINX.skip)('raw FastCGI params from nginx (conf/nginx/tsgi.conf
     expect(params).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/env/x', REQUEST_URI: '/app/env/x' });
   });
 
+  // CVE-2019-11043 pattern: without (?s), "." stops at a decoded %0A, so the split either fails
+  // (SCRIPT_NAME becomes the whole client-chosen path) or `$` matches before a final newline and
+  // PATH_INFO loses it ("/app/admin%0A" would reach the app as "/admin", past any `location =`).
+  it('sub-path mount /app/: a decoded %0A stays in PATH_INFO, SCRIPT_NAME stays "/app"', async () => {
+    const inside = await viaRecorder(`${front.url()}/app/env%0Ax`);
+    expect(inside).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/env\nx' });
+    const trailing = await viaRecorder(`${front.url()}/app/admin%0A`);
+    expect(trailing).toMatchObject({ SCRIPT_NAME: '/app', PATH_INFO: '/admin\n' });
+  });
+
   it('sets FCGI_KEEP_CONN and reuses one connection (fastcgi_keep_conn + upstream keepalive)', async () => {
     const before = front.recorder().requests.length;
     for (let i = 0; i < 3; i++) await viaRecorder(`${front.url()}/hello`);
