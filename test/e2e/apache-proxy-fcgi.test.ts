@@ -4,7 +4,6 @@
 //   "<VirtualHost *:80>"         -> "<VirtualHost 127.0.0.1:<port>>" (the harness Listens on loopback only)
 //   "\"fcgi://127.0.0.1:9000/\"" -> the daemon's tcp port, or "unix:<socket>|fcgi://localhost/" (the
 //                                   sample's commented unix form, made live)
-//   "/srv/app/public"            -> <prefix>/htdocs
 //   " enablereuse=on"            -> "" in the "no reuse" variant (mod_proxy_fcgi's default: a new
 //                                   connection per request)
 import { join } from 'node:path';
@@ -51,11 +50,10 @@ describe.skipIf(REMOTE !== undefined || APACHE.skip).each([
     daemon = await startDaemon(socketDir ? { socketPath: join(socketDir, 'tsgi.sock'), socketMode: '0666' } : {});
     const endpoint = daemon.endpoint;
     const backend = 'path' in endpoint ? `"unix:${endpoint.path}|fcgi://localhost/"` : `"fcgi://127.0.0.1:${endpoint.port}/"`;
-    apache = await startApache(async ({ port, htdocs }) =>
+    apache = await startApache(async ({ port }) =>
       renderSample('apache/tsgi-proxy-fcgi.conf', [
         ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${port}>`],
         ['"fcgi://127.0.0.1:9000/"', backend],
-        ['/srv/app/public', htdocs],
         ...(reuse ? [] : ([[' enablereuse=on', '']] as Array<[string, string]>)),
       ]),
     );

@@ -155,11 +155,10 @@ function apacheProxyFcgiBeforeRecorder(
       recorder = await startRecorder({ host: '127.0.0.1', port });
       target = `fcgi://${backend}/`;
     }
-    apache = await startApache(async ({ port: listen, htdocs }) =>
+    apache = await startApache(async ({ port: listen }) =>
       renderSample('apache/tsgi-proxy-fcgi.conf', [
         ['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${listen}>`],
         ['"fcgi://127.0.0.1:9000/"', `"${target}"`],
-        ['/srv/app/public', htdocs],
         ...(options.replacements ?? []),
       ]),
     );
