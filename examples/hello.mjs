@@ -2,6 +2,8 @@
 // The example TSGI app that `npm start` serves: plain JavaScript, no dependencies, and the same file
 // runs unchanged as a CGI script (drop it into cgi-bin) and under the FastCGI daemon.
 
+const MAX_ECHO_BYTES = 1024 * 1024;
+
 /** @type {import('tsgi').App} */
 export default async function app(environ, startResponse) {
   const path = environ.PATH_INFO || '/';
@@ -32,7 +34,16 @@ export default async function app(environ, startResponse) {
   }
 
   if (path === '/echo' && environ.REQUEST_METHOD === 'POST') {
-    const body = await environ['tsgi.input'].readAll(1024 * 1024);
+    let body;
+    try {
+      body = await environ['tsgi.input'].readAll(MAX_ECHO_BYTES);
+    } catch (error) {
+      // readAll refuses a longer body with code TSGI_BODY_TOO_LARGE (docs/spec.md "tsgi.input"): that
+      // is the client's mistake, so say so instead of letting it become a 500.
+      if (error?.code !== 'TSGI_BODY_TOO_LARGE') throw error;
+      startResponse('413 Content Too Large', [['Content-Type', 'text/plain; charset=utf-8']]);
+      return [`The body is over ${MAX_ECHO_BYTES} bytes.\n`];
+    }
     startResponse('200 OK', [['Content-Type', environ.CONTENT_TYPE ?? 'application/octet-stream']]);
     return [body];
   }

@@ -23,8 +23,23 @@ function cookies(environ) {
   return jar;
 }
 
+/** The whole body, or null when it is longer than `maxBytes` (the caller answers 413, not a 500). */
+async function readBody(environ, maxBytes) {
+  try {
+    return await environ['tsgi.input'].readAll(maxBytes);
+  } catch (error) {
+    // readAll refuses a longer body with code TSGI_BODY_TOO_LARGE (docs/spec.md "tsgi.input").
+    if (error?.code === 'TSGI_BODY_TOO_LARGE') return null;
+    throw error;
+  }
+}
+
+const tooLarge = (startResponse) => json(startResponse, { error: 'request body too large' }, '413 Content Too Large');
+
 async function form(environ, startResponse) {
-  const text = Buffer.from(await environ['tsgi.input'].readAll(MAX_FORM_BYTES)).toString('utf8');
+  const bytes = await readBody(environ, MAX_FORM_BYTES);
+  if (bytes === null) return tooLarge(startResponse);
+  const text = Buffer.from(bytes).toString('utf8');
   const type = environ.CONTENT_TYPE ?? '';
   if (type.startsWith('application/json')) return json(startResponse, JSON.parse(text));
   if (type.startsWith('application/x-www-form-urlencoded')) return json(startResponse, Object.fromEntries(new URLSearchParams(text)));
@@ -32,7 +47,8 @@ async function form(environ, startResponse) {
 }
 
 async function upload(environ, startResponse) {
-  const body = await environ['tsgi.input'].readAll(MAX_UPLOAD_BYTES);
+  const body = await readBody(environ, MAX_UPLOAD_BYTES);
+  if (body === null) return tooLarge(startResponse);
   // Node's own multipart parser (WHATWG fetch "multipart/form-data parser"), no dependency needed.
   const fields = await new Response(body, { headers: { 'Content-Type': environ.CONTENT_TYPE ?? '' } }).formData();
   const file = fields.get('file');
