@@ -24,7 +24,8 @@ const FCGID_OPTIONS: SuiteOptions = {
   // every body (spooling it) and holds the response until it is in, so a 10 MiB echo works.
   echoBytes: 10 * 1024 * 1024,
   teapotReason: 'Short And Stout',
-  // mod_fcgid ends the response cleanly when the app drops the connection mid-body.
+  // mod_fcgid ends the response cleanly when the app drops the connection mid-body (after
+  // appending its own 500 page with the sample's FcgidOutputBufferSize 0: checked below).
   lateError: 'looks-complete',
   // Not checkable: mod_fcgid gives each process one request at a time, so /release lands in
   // another process than the /stream it should release.
@@ -91,6 +92,16 @@ describe.skipIf(SKIP)('Apache mod_fcgid → tsgi on fd 0', () => {
   printLogsOnFailure(() => target);
   defineSuite(() => target!, FCGID_OPTIONS);
   defineConnectionChecks(() => target!, { keepConnFlag: false, reused: false });
+
+  it('a late error with FcgidOutputBufferSize 0: 200, the partial body, then Apache\'s own 500 page', async () => {
+    const res = await fetchRaw(`${target!.root}/error-late`);
+    expect(res.status).toBe(200);
+    expect(res.complete).toBe(true);
+    const body = res.body.toString();
+    expect(body).toMatch(/^partial\n<!DOCTYPE HTML/);
+    expect(body).toContain('<title>500 Internal Server Error</title>');
+    expect(body).not.toContain('secret-internal-detail');
+  });
 
   it(`replaces each process after ${MAX_REQUESTS_PER_PROCESS} requests (FcgidMaxRequestsPerProcess); every request succeeds`, async () => {
     const pids: number[] = [];

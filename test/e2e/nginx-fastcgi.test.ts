@@ -5,11 +5,12 @@
 // must close it after FCGI_END_REQUEST. Chunked uploads go through the sample's /echo location,
 // which has `fastcgi_request_buffering off` (suite.ts "reads a chunked request body").
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NGINX } from './harness/binaries.js';
 import { startDaemon, type Daemon } from './harness/daemon.js';
 import type { FrontServer } from './harness/front-server.js';
 import { defineConnectionChecks } from './harness/connection-checks.js';
+import { fetchRaw } from './harness/http.js';
 import { startNginx, WITHOUT_KEEP_CONN } from './harness/nginx.js';
 import { makePrefix, removePrefix } from './harness/prefix.js';
 import { printLogsOnFailure, remoteDaemon, remoteUrl, type Target } from './harness/target.js';
@@ -78,6 +79,37 @@ describe.skipIf(REMOTE !== undefined || NGINX.skip).each([
     lateError: keepConn ? 'cut-off' : 'looks-complete',
   });
   defineConnectionChecks(() => target!, { keepConnFlag: keepConn, reused: keepConn });
+});
+
+/**
+ * The sample's `fastcgi_buffering off` locations, with `fastcgi_keep_conn on`: a late error is NOT
+ * shown cut off (docs/front-servers.md "Responses"). A location like the sample's /stream, added for
+ * the fixture's /error-late; the sample's own `location /` (buffered) cuts it off (suite.ts).
+ */
+describe.skipIf(REMOTE !== undefined || NGINX.skip)('nginx → FastCGI daemon, a fastcgi_buffering off location', () => {
+  let daemon: Daemon | undefined;
+  let nginx: FrontServer | undefined;
+
+  beforeAll(async () => {
+    NGINX.require();
+    daemon = await startDaemon();
+    nginx = await startNginx({
+      upstream: daemon.endpoint,
+      replacements: [['    location = /stream {', '    location = /error-late {\n        fastcgi_pass tsgi;\n        fastcgi_buffering off;\n    }\n\n    location = /stream {']],
+    });
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    await daemon?.stop();
+  });
+
+  it('a late error looks complete: the partial body and a clean chunked end, even with fastcgi_keep_conn on', async () => {
+    const res = await fetchRaw(`${nginx!.url}/error-late`);
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('partial\n');
+    expect(res.complete).toBe(true);
+    expect(await nginx!.logs()).not.toMatch(/prematurely closed/);
+  });
 });
 
 if (REMOTE !== undefined) describe('nginx → FastCGI daemon (already running)', () => {
