@@ -289,15 +289,19 @@ export class FastCgiConnection implements RequestHost {
     // Spec §4.1: answer the names we know, from the configuration in force; omit the others.
     const options = this.#options;
     const perConnection = options.multiplex ? options.maxRequestsPerConnection : 1;
-    const known: Record<string, string> = {
-      [ValueName.FCGI_MAX_CONNS]: String(options.maxConns),
-      [ValueName.FCGI_MAX_REQS]: String(options.maxConns * perConnection),
-      [ValueName.FCGI_MPXS_CONNS]: options.multiplex ? '1' : '0',
-    };
+    const known = new Map<string, string>([
+      [ValueName.FCGI_MAX_CONNS, String(options.maxConns)],
+      [ValueName.FCGI_MAX_REQS, String(options.maxConns * perConnection)],
+      [ValueName.FCGI_MPXS_CONNS, options.multiplex ? '1' : '0'],
+    ]);
     const answer: Array<[string, string]> = [];
     for (const [name] of decodeParams(content)) {
-      const value = known[name];
-      if (value !== undefined) answer.push([name, value]);
+      const value = known.get(name);
+      if (value === undefined) continue;
+      // Each name once, however often it was asked: the answer then always fits one record (a
+      // 64 KiB request naming FCGI_MAX_CONNS 4000 times would otherwise need more than 65535 bytes).
+      known.delete(name);
+      answer.push([name, value]);
     }
     this.writer.record(RecordType.FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encodeParams(answer));
   }

@@ -7,7 +7,7 @@ import type { App } from '../../src/core/types.js';
 import { FastCgiServer, type FastCgiServerOptions } from '../../src/daemon/server.js';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 import { FCGI_KEEP_CONN, ProtocolStatus, RecordType, Role } from '../../src/fastcgi/constants.js';
-import { encodeParams } from '../../src/fastcgi/params.js';
+import { decodeParams, encodeParams } from '../../src/fastcgi/params.js';
 import { RecordParser } from '../../src/fastcgi/parser.js';
 import { decodeEndRequestBody, encodeBeginRequestBody, encodeRecord } from '../../src/fastcgi/record.js';
 
@@ -120,6 +120,26 @@ describe('FastCGI daemon: requests and connections', () => {
     const values = await client.getValues(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS', 'NOT_A_VALUE']);
     expect(values).toEqual(expected);
     client.close();
+  });
+
+  it('answers each known name once however often FCGI_GET_VALUES repeats it, in one record (spec §4.1)', async () => {
+    const address = await serve(hello);
+    const conn = await raw(address);
+    // 4000 × FCGI_MAX_CONNS is 64,000 bytes: answered once per ask, it would not fit one record.
+    const asked: Array<[string, string]> = [
+      ...Array.from({ length: 4000 }, (): [string, string] => ['FCGI_MAX_CONNS', '']),
+      ['FCGI_MPXS_CONNS', ''],
+      ['toString', ''],
+      ['FCGI_MPXS_CONNS', ''],
+    ];
+    conn.socket.write(Buffer.from(encodeRecord(RecordType.FCGI_GET_VALUES, 0, encodeParams(asked))));
+    conn.socket.write(fullRequest(1)); // answered on the same connection: it stayed up
+    await conn.closed;
+    const results = conn.records.filter((r) => r.type === RecordType.FCGI_GET_VALUES_RESULT);
+    expect(results).toHaveLength(1);
+    expect(decodeParams(results[0]!.content)).toEqual([['FCGI_MAX_CONNS', '50'], ['FCGI_MPXS_CONNS', '1']]);
+    expect(conn.records.at(-1)?.type).toBe(RecordType.FCGI_END_REQUEST);
+    expect(logs.join('')).not.toContain('closing connection');
   });
 
   it('answers an unknown record type with FCGI_UNKNOWN_TYPE and stays usable (spec §4.2)', async () => {
