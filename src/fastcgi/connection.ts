@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import type { App } from '../core/types.js';
 import {
+  FCGI_HEADER_LEN,
   FCGI_KEEP_CONN,
   FCGI_NULL_REQUEST_ID,
   ProtocolStatus,
@@ -14,13 +15,20 @@ import {
 } from './constants.js';
 import { decodeParams, encodeParams } from './params.js';
 import { RecordParser } from './parser.js';
-import { decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody } from './record.js';
+import { decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody, paddingFor } from './record.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
 import { RequestTable } from './request-table.js';
 import { RecordWriter } from './writer.js';
 
 /** Stream records from the web server, handed on piece by piece (see RecordParserOptions). */
 const STREAM_TYPES_IN: readonly number[] = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
+
+/**
+ * Bytes of the daemon's own replies (FCGI_UNKNOWN_TYPE, FCGI_GET_VALUES_RESULT, refusals) that may
+ * pile up while the web server reads nothing; past this its connection is closed. A front server
+ * that reads gets each turn's replies off the socket before the next read, so it never comes close.
+ */
+const REPLY_BACKLOG_LIMIT_BYTES = 64 * 1024;
 
 /** For `progress()`: one function, not a closure per call. */
 const isReceiving = (request: FastCgiRequest): boolean => request.receiving;
@@ -79,6 +87,8 @@ export class FastCgiConnection implements RequestHost {
   #timeoutMs = 0;
   #since = 0;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
+  #replyBacklog = 0;
   readonly #closedPromise: Promise<void>;
 
   constructor(socket: Socket, connectionId: number, options: ConnectionOptions) {
@@ -99,7 +109,10 @@ export class FastCgiConnection implements RequestHost {
     });
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => this.#settleDrain(false));
+    socket.on('drain', () => {
+      this.#replyBacklog = 0;
+      this.#settleDrain(false);
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // A web server resetting the connection is routine (client gone, nginx reload).
       if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') this.log(`fastcgi: connection ${connectionId}: ${error.message}\n`);
@@ -249,7 +262,7 @@ export class FastCgiConnection implements RequestHost {
           throw new ProtocolError('FCGI_UNEXPECTED_RECORD', `fastcgi: unexpected ${recordTypeName(type)} from the web server`);
         }
         // Spec §4.2: answer record types we do not know with FCGI_UNKNOWN_TYPE.
-        this.writer.record(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
+        this.#reply(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
     }
   }
 
@@ -275,7 +288,28 @@ export class FastCgiConnection implements RequestHost {
   }
 
   #refuse(id: number, protocolStatus: number): void {
-    this.writer.record(RecordType.FCGI_END_REQUEST, id, encodeEndRequestBody(0, protocolStatus));
+    this.#reply(RecordType.FCGI_END_REQUEST, id, encodeEndRequestBody(0, protocolStatus));
+  }
+
+  /**
+   * Queues a record the daemon sends on its own, in answer to a record (not app output, which
+   * waits for 'drain'). Reads are never paused (bodies must keep flowing, see request.ts), so a web
+   * server that sends records which each call for a reply and reads nothing could make the daemon
+   * queue without bound: the bytes queued while the socket wants a 'drain' are counted, and past
+   * REPLY_BACKLOG_LIMIT_BYTES the connection is closed.
+   * @throws {ProtocolError} code `FCGI_REPLY_BACKLOG` past the limit (`#onData` closes the connection).
+   */
+  #reply(type: number, id: number, content: Uint8Array): void {
+    if (this.#socket.writableNeedDrain) {
+      this.#replyBacklog += FCGI_HEADER_LEN + content.byteLength + paddingFor(content.byteLength);
+      if (this.#replyBacklog > REPLY_BACKLOG_LIMIT_BYTES) {
+        throw new ProtocolError(
+          'FCGI_REPLY_BACKLOG',
+          `fastcgi: the web server reads none of the replies to its records (over ${REPLY_BACKLOG_LIMIT_BYTES} bytes waiting)`,
+        );
+      }
+    }
+    this.writer.record(type, id, content);
   }
 
   #onManagementRecord(type: number, content: Uint8Array): void {
@@ -283,7 +317,7 @@ export class FastCgiConnection implements RequestHost {
       if (type >= RecordType.FCGI_BEGIN_REQUEST && type <= RecordType.FCGI_DATA) {
         throw new ProtocolError('FCGI_NULL_REQUEST_ID', `fastcgi: ${recordTypeName(type)} with request id 0`);
       }
-      this.writer.record(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
+      this.#reply(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
       return;
     }
     // Spec §4.1: answer the names we know, from the configuration in force; omit the others.
@@ -303,7 +337,7 @@ export class FastCgiConnection implements RequestHost {
       known.delete(name);
       answer.push([name, value]);
     }
-    this.writer.record(RecordType.FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encodeParams(answer));
+    this.#reply(RecordType.FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encodeParams(answer));
   }
 
   #onEnd(): void {

@@ -167,6 +167,36 @@ describe('hostile FastCGI input, one named case each', () => {
     stuck.destroy();
   });
 
+  it.each([
+    ['8-byte records of an unknown type (each answered with FCGI_UNKNOWN_TYPE, spec §4.2)', encodeRecord(200, 0), false],
+    ['FCGI_GET_VALUES (each answered with FCGI_GET_VALUES_RESULT, spec §4.1)', encodeRecord(RecordType.FCGI_GET_VALUES, 0, encodeParams([['FCGI_MAX_CONNS', '']])), false],
+    ['BEGIN_REQUESTs beyond the limit (each refused with FCGI_OVERLOADED)', begin(101), true],
+  ])('closes a connection that sends %s and reads nothing, before the replies pile up', async (_name, record, fillFirst) => {
+    const before = logs.length;
+    const flood = connect(address);
+    flood.on('error', () => {});
+    let closed = false;
+    flood.once('close', () => (closed = true));
+    await new Promise((resolve) => flood.once('connect', resolve));
+    flood.pause(); // never read
+    if (fillFirst) {
+      // Fill the connection's 100 live requests first: every further BEGIN_REQUEST is then refused.
+      const first: Uint8Array[] = [];
+      for (let id = 1; id <= 100; id++) first.push(begin(id));
+      flood.write(Buffer.concat(first));
+    }
+    const block = Buffer.concat(Array.from({ length: Math.floor(65536 / record.length) }, () => record));
+    // 32 MiB of records would be 32 to 64 MiB of replies held for a peer that never takes them.
+    for (let sent = 0; sent < 32 * 1024 * 1024 && !closed; sent += block.length) {
+      if (!flood.write(block)) await new Promise((resolve) => flood.once('drain', resolve).once('close', resolve));
+    }
+    for (let waited = 0; !closed && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(closed).toBe(true);
+    expect(logs.slice(before).filter((l) => l.includes('reads none of the replies'))).toHaveLength(1);
+    flood.destroy();
+    await stillServes();
+  });
+
   it('never throws out of a socket handler on random bytes, and answers a fresh connection after', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 4096 }), async (bytes) => {
