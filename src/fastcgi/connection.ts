@@ -30,9 +30,6 @@ const STREAM_TYPES_IN: readonly number[] = [RecordType.FCGI_PARAMS, RecordType.F
  */
 const REPLY_BACKLOG_LIMIT_BYTES = 64 * 1024;
 
-/** For `progress()`: one function, not a closure per call. */
-const isReceiving = (request: FastCgiRequest): boolean => request.receiving;
-
 /** Settings a connection shares with its server. */
 export interface ConnectionOptions {
   app: App;
@@ -83,9 +80,17 @@ export class FastCgiConnection implements RequestHost {
   readonly #requests = new RequestTable<FastCgiRequest>();
   #closing = false;
   #closed = false;
-  /** The timeout in force (0: none), and since when (ms, Date.now()): see `progress()`. */
-  #timeoutMs = 0;
-  #since = 0;
+  /**
+   * When (ms, Date.now()) the web server last sent a byte or the last live request ended: the idle
+   * timeout runs from here. Set once per socket read, not per record.
+   */
+  #activeAt = Date.now();
+  /**
+   * When each live request was last fed, by request id: its BEGIN_REQUEST, or a PARAMS, STDIN or
+   * DATA record it takes. The request timeout runs from here, per request: bytes for a neighbour,
+   * management records or padding do not keep a stalled request alive.
+   */
+  readonly #fedAt = new RequestTable<number>();
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
   #replyBacklog = 0;
@@ -124,7 +129,6 @@ export class FastCgiConnection implements RequestHost {
         resolve();
       }),
     );
-    this.progress();
   }
 
   /** True while a request is being served. */
@@ -152,40 +156,55 @@ export class FastCgiConnection implements RequestHost {
   }
 
   /**
-   * A request moved on (began, finished its params or body, ended): pick the timeout in force.
-   * Idle connections get the idle timeout; a request still receiving gets the request timeout; a
-   * connection whose requests are all running the app gets none (apps may take their time). The
-   * server's sweep (`checkTimeout`) enforces it: a socket timeout would re-arm a Node timer on
-   * every read (5.7 µs per 1 MiB upload in the profile).
+   * A request moved on (finished its params or body). Nothing to do here: the server's sweep reads
+   * the timeout in force from the requests' state (`checkTimeout`), so no timer is touched per
+   * request or per read (a socket timeout re-arms a Node timer on every read: 5.7 µs per 1 MiB
+   * upload in the profile).
    */
-  progress(): void {
-    let timeout = 0;
-    if (this.#requests.size === 0) timeout = this.#options.idleTimeoutMs;
-    else if (this.#requests.some(isReceiving)) timeout = this.#options.requestTimeoutMs;
-    if (timeout !== this.#timeoutMs) {
-      this.#timeoutMs = timeout;
-      this.#since = Date.now();
-    }
-  }
+  progress(): void {}
 
   /**
-   * Closes the connection when the timeout in force has run out: no bytes from the web server for
-   * that long (idle: closed quietly; a request receiving: dropped with a log line).
+   * Enforces the timeout in force; called by the server's sweep. A connection with no live request
+   * is closed quietly after `idleTimeoutMs` without a byte from the web server (any byte counts). A
+   * request the web server still owes PARAMS, STDIN or DATA is given `requestTimeoutMs` from its
+   * BEGIN_REQUEST or the last such record it took; past that its connection is dropped with a log
+   * line (slowloris). Requests whose app is running are never timed out (apps may take their time).
    * @param now - `Date.now()` of the sweep.
    */
   checkTimeout(now: number): void {
-    if (this.#timeoutMs > 0 && !this.#closed && now - this.#since >= this.#timeoutMs) this.#onTimeout();
+    if (this.#closed || this.#socket.writableEnded) return;
+    const options = this.#options;
+    if (this.#requests.size === 0) {
+      // Idle: the web server opens a new connection when it needs one.
+      if (now - this.#activeAt >= options.idleTimeoutMs) this.#end();
+      return;
+    }
+    const fedAt = this.#fedAt;
+    let stalled = -1;
+    this.#requests.some((request) => {
+      if (request.receiving && now - (fedAt.get(request.id) ?? now) >= options.requestTimeoutMs) stalled = request.id;
+      return stalled >= 0;
+    });
+    if (stalled < 0) return;
+    this.log(
+      `fastcgi: closing connection ${this.connectionId}: request ${stalled} received no PARAMS/STDIN bytes for ${options.requestTimeoutMs} ms\n`,
+    );
+    this.#socket.destroy();
   }
 
   done(request: FastCgiRequest, next: 'keep' | 'close' | 'cut'): void {
-    if (this.#requests.get(request.id) === request) this.#requests.delete(request.id);
+    if (this.#requests.get(request.id) === request) {
+      this.#requests.delete(request.id);
+      this.#fedAt.delete(request.id);
+    }
     if (next === 'cut') {
       this.#cut();
       return;
     }
     if (next === 'close') this.#closing = true;
-    if (this.#closing && this.#requests.size === 0) this.#end();
-    else this.progress();
+    if (this.#requests.size > 0) return;
+    if (this.#closing) this.#end();
+    else this.#activeAt = Date.now(); // idle from now, not from the last byte the request received
   }
 
   /**
@@ -219,7 +238,7 @@ export class FastCgiConnection implements RequestHost {
   }
 
   #onData(chunk: Buffer): void {
-    this.#since = Date.now();
+    this.#activeAt = Date.now();
     // Our side has ended (graceful stop, idle timeout): a request nginx sends on the keep-alive
     // connection meanwhile cannot be answered; it sees the FIN and retries on a new connection.
     if (this.#socket.writableEnded) return;
@@ -242,17 +261,26 @@ export class FastCgiConnection implements RequestHost {
       return;
     }
     // Spec §3.3: records for an id that is not live (e.g. the rest of a body the app did not
-    // wait for) are ignored.
+    // wait for) are ignored. A record counts as feeding its request (its timeout restarts) only
+    // where the role takes it; fed before it is handed on, as that may end the request at once.
     const request = this.#requests.get(id);
     switch (type) {
       case RecordType.FCGI_PARAMS:
-        request?.params(content);
+        if (request === undefined) return;
+        this.#fedAt.set(id, this.#activeAt);
+        request.params(content);
         return;
       case RecordType.FCGI_STDIN:
-        request?.stdin(content);
+        if (request === undefined) return;
+        // An authorizer gets no body (spec §6.3): its STDIN records are dropped.
+        if (request.role !== Role.FCGI_AUTHORIZER) this.#fedAt.set(id, this.#activeAt);
+        request.stdin(content);
         return;
       case RecordType.FCGI_DATA:
-        request?.data(content);
+        if (request === undefined) return;
+        // Only a filter takes FCGI_DATA (spec §6.4); other roles drop it.
+        if (request.role === Role.FCGI_FILTER) this.#fedAt.set(id, this.#activeAt);
+        request.data(content);
         return;
       case RecordType.FCGI_ABORT_REQUEST:
         request?.abortRequest();
@@ -284,7 +312,7 @@ export class FastCgiConnection implements RequestHost {
       return;
     }
     this.#requests.set(id, new FastCgiRequest(this, id, role, (flags & FCGI_KEEP_CONN) !== 0));
-    this.progress();
+    this.#fedAt.set(id, this.#activeAt);
   }
 
   #refuse(id: number, protocolStatus: number): void {
@@ -346,18 +374,6 @@ export class FastCgiConnection implements RequestHost {
     if (this.#parser.midRecord) this.log(`fastcgi: connection ${this.connectionId} ended inside a record\n`);
     if (this.#requests.size === 0) this.#end();
     else this.#socket.destroy();
-  }
-
-  #onTimeout(): void {
-    this.#timeoutMs = 0; // once
-    if (this.#requests.size === 0) {
-      this.#end(); // idle: the web server opens a new one when it needs it
-      return;
-    }
-    this.log(
-      `fastcgi: closing connection ${this.connectionId}: no PARAMS/STDIN bytes for ${this.#options.requestTimeoutMs} ms\n`,
-    );
-    this.#socket.destroy();
   }
 
   #onClose(): void {

@@ -374,6 +374,95 @@ describe('limits and addresses', () => {
     conn.socket.destroy();
   });
 
+  describe('only bytes a stalled request takes restart its timeout', () => {
+    const TIMEOUT_MS = 200;
+    const stalledParams = encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams([['A', 'b']])); // never ends
+
+    type Raw = Awaited<ReturnType<typeof rawConnection>>;
+
+    /** Opens a connection, stalls request 1 in `stall`, then sends `keepAlive()` every 50 ms for 2 s at most. */
+    async function stallWhile(stall: (conn: Raw) => void, keepAlive: (conn: Raw, round: number) => void) {
+      const app: App = async (environ, start) => {
+        await environ['tsgi.input'].readAll(); // so the request waits for its whole body
+        start('200 OK', []);
+        return ['ok'];
+      };
+      const conn = await rawConnection(await serve(app, { requestTimeoutMs: TIMEOUT_MS }));
+      conn.socket.setNoDelay(true); // each write leaves at once: Nagle would bunch the small ones
+      let closed = false;
+      void conn.closed.then(() => (closed = true));
+      stall(conn);
+      for (let round = 0; round < 40 && !closed; round++) {
+        await sleep(50); // 2 s in all: 10 × the timeout
+        if (!closed) keepAlive(conn, round);
+      }
+      conn.socket.destroy();
+      // Closed while the keep-alive bytes still came: silence afterwards would close it anyway.
+      return { conn, closed };
+    }
+
+    it('drops a request stalled in its params while the web server sends FCGI_GET_VALUES every 50 ms', async () => {
+      const { closed } = await stallWhile(
+        (conn) => (conn.begin(1), conn.socket.write(stalledParams)),
+        (conn) => conn.socket.write(encodeRecord(RecordType.FCGI_GET_VALUES, 0, encodeParams([['FCGI_MAX_CONNS', '']]))),
+      );
+      expect(closed).toBe(true);
+      expect(logs.join('')).toContain(`request 1 received no PARAMS/STDIN bytes for ${TIMEOUT_MS} ms`);
+    });
+
+    it('drops a request stalled in its params while sibling requests come and go on its connection', async () => {
+      const { conn, closed } = await stallWhile(
+        (c) => (c.begin(1), c.socket.write(stalledParams)),
+        (c, round) => {
+          c.begin(2 + round);
+          c.params(2 + round, PARAMS);
+          c.stdin(2 + round);
+        },
+      );
+      expect(closed).toBe(true);
+      expect(conn.response(2).ends).toHaveLength(1); // the siblings were served meanwhile
+      expect(logs.join('')).toContain(`request 1 received no PARAMS/STDIN bytes for ${TIMEOUT_MS} ms`);
+    });
+
+    it('drops a request whose PARAMS record trickles in padding bytes only', async () => {
+      const { closed } = await stallWhile(
+        (conn) => {
+          conn.begin(1);
+          const head = encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams([['A', 'b']])).subarray(0, 8);
+          head[6] = 255; // paddingLength
+          conn.socket.write(Buffer.concat([head, encodeParams([['A', 'b']])])); // the content, then padding
+        },
+        (conn) => conn.socket.write(Buffer.from([0])),
+      );
+      expect(closed).toBe(true);
+    });
+
+    it('drops a responder stalled in its body while the web server sends FCGI_DATA it does not take (spec §6.4)', async () => {
+      const { closed } = await stallWhile(
+        (conn) => {
+          conn.begin(1);
+          conn.params(1, { ...PARAMS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '10' });
+          conn.stdin(1, Buffer.from('abc')); // 7 bytes short, never sent
+        },
+        (conn) => conn.data(1, Buffer.from('x')),
+      );
+      expect(closed).toBe(true);
+      expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
+    });
+
+    it('keeps an idle connection open while the web server sends anything: the idle timeout counts every byte', async () => {
+      const conn = await rawConnection(await serve(() => [], { idleTimeoutMs: TIMEOUT_MS }));
+      let closed = false;
+      void conn.closed.then(() => (closed = true));
+      for (let round = 0; round < 12; round++) {
+        await sleep(50); // 600 ms in all: 3 × the timeout, never 200 ms without a byte
+        conn.socket.write(encodeRecord(RecordType.FCGI_GET_VALUES, 0, encodeParams([['FCGI_MAX_CONNS', '']])));
+      }
+      expect(closed).toBe(false);
+      await conn.closed; // then silence: closed
+    });
+  });
+
   it('closes an idle keep-alive connection after the idle timeout', async () => {
     const address = await serve((_env, start) => (start('200 OK', []), ['ok']), { idleTimeoutMs: 100 });
     const conn = await rawConnection(address);
