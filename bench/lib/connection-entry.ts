@@ -122,6 +122,7 @@ new FastCgiConnection(socket as never, 1, {
   bodyMemoryBytes: 1 << 20,
   idleTimeoutMs: 0,
   requestTimeoutMs: 0,
+  lingerMs: 0,
   multiprocess: false,
   scriptName: undefined,
 });

@@ -27,16 +27,33 @@ export interface FastCgiServerOptions {
   multiplex?: boolean;
   /** Live requests per connection when multiplexing; more get FCGI_OVERLOADED. Default 100. */
   maxRequestsPerConnection?: number;
-  /** Close a connection with no live request after this many ms of silence. Default 120000. */
+  /** Close a connection with no live request after this many ms of silence (0: never). Default 120000. */
   idleTimeoutMs?: number;
-  /** Drop a connection whose request waits this many ms for PARAMS/STDIN bytes (slowloris). Default 60000. */
+  /**
+   * Drop a connection whose request waits this many ms for PARAMS/STDIN bytes (slowloris), or
+   * whose response bytes wait this long for the web server to take any (0: never). Default 60000.
+   */
   requestTimeoutMs?: number;
+  /**
+   * Once the daemon has ended its side of a connection (no FCGI_KEEP_CONN, idle timeout, graceful
+   * stop), destroy it if the web server has not closed its own within this many ms (0: wait for
+   * ever). Default 2000.
+   */
+  lingerMs?: number;
   /**
    * Addresses allowed to connect over TCP (FastCGI spec §3.2 FCGI_WEB_SERVER_ADDRS); others are
    * closed at once. Default: anyone who can reach the socket.
    */
   webServerAddrs?: string[];
 }
+
+/**
+ * How long the web server gets to close its side after the daemon ended its own. nginx closes an
+ * upstream connection as soon as it reads the FIN; Apache mod_proxy_fcgi with enablereuse notices
+ * only when it next picks the connection from its pool, so there the linger ends it routinely.
+ * Short enough that a graceful stop is not held by a peer that never closes.
+ */
+const DEFAULT_LINGER_MS = 2000;
 
 /**
  * Parses FCGI_WEB_SERVER_ADDRS (FastCGI spec §3.2): a comma-separated list of IP addresses.
@@ -77,6 +94,7 @@ export class FastCgiServer {
       maxRequestsPerConnection: options.maxRequestsPerConnection ?? 100,
       idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
     };
     this.#allowed = options.webServerAddrs === undefined ? undefined : new Set(options.webServerAddrs.map(plainAddress));
     // allowHalfOpen: the connection decides what a half-close means (an abort when a request is
@@ -86,13 +104,15 @@ export class FastCgiServer {
   }
 
   /**
-   * Runs every connection's timeout check at a quarter of the shorter timeout (10 ms to 1 s): a
+   * Runs every connection's timeout check at a quarter of the shortest timeout (10 ms to 1 s): a
    * timeout fires up to that much late, and no timer is touched per request or per read.
    */
   #startSweep(): void {
     if (this.#sweep !== undefined) return;
-    const shorter = Math.min(this.#options.idleTimeoutMs, this.#options.requestTimeoutMs);
-    const every = Math.max(10, Math.min(1000, Math.floor(shorter / 4)));
+    const options = this.#options;
+    // A timeout of 0 is off (never in force) and does not speed the sweep up.
+    const timeouts = [options.idleTimeoutMs, options.requestTimeoutMs, options.lingerMs].filter((ms) => ms > 0);
+    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(4000, ...timeouts) / 4)));
     this.#sweep = setInterval(() => {
       const now = Date.now();
       for (const connection of this.#connections) connection.checkTimeout(now);

@@ -49,8 +49,13 @@ export interface ConnectionOptions {
   bodyMemoryBytes: number;
   /** Milliseconds a connection with no live request may stay silent before it is closed. */
   idleTimeoutMs: number;
-  /** Milliseconds a request may wait for more PARAMS/STDIN bytes before its connection is dropped. */
+  /**
+   * Milliseconds a request may wait for more PARAMS/STDIN bytes, and response bytes may wait for
+   * the web server to take them, before the connection is dropped.
+   */
   requestTimeoutMs: number;
+  /** Milliseconds the web server gets to close its side once the daemon has ended its own. */
+  lingerMs: number;
   /** True when several daemon processes serve the same socket. */
   multiprocess: boolean;
   /** The app's mount point (`--script-name`), or undefined to keep the front server's split. */
@@ -63,7 +68,9 @@ export interface ConnectionOptions {
  * live is refused with FCGI_CANT_MPX_CONN (spec §5.5). A request never stalls its neighbours: bodies
  * are always read (spooled beyond a window) and responses share the socket's backpressure. The
  * connection closes after a request without FCGI_KEEP_CONN (spec §5.1), after an idle timeout, or
- * when a request's PARAMS/STDIN stall. Malformed input closes this connection only, with one log line.
+ * when a request's PARAMS/STDIN stall or the web server stops taking response bytes (see
+ * `checkTimeout`); once our side has ended, the web server has `lingerMs` to close its own.
+ * Malformed input closes this connection only, with one log line.
  */
 export class FastCgiConnection implements RequestHost {
   readonly app: App;
@@ -91,6 +98,12 @@ export class FastCgiConnection implements RequestHost {
    * management records or padding do not keep a stalled request alive.
    */
   readonly #fedAt = new RequestTable<number>();
+  /** `socket.writableLength` at the last sweep: bytes the kernel would not take (0: none waiting). */
+  #pendingSeen = 0;
+  /** When the sweep last saw response bytes leave (or begin to wait): the send timeout runs from here. */
+  #sentAt = 0;
+  /** When the sweep first saw our side ended and flushed (0: not yet): the linger runs from here. */
+  #finishedAt = 0;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
   #replyBacklog = 0;
@@ -116,6 +129,7 @@ export class FastCgiConnection implements RequestHost {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
       this.#replyBacklog = 0;
+      this.#pendingSeen = 0; // all sent: the next sweep starts the send clock afresh
       this.#settleDrain(false);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -164,31 +178,61 @@ export class FastCgiConnection implements RequestHost {
   progress(): void {}
 
   /**
-   * Enforces the timeout in force; called by the server's sweep. A connection with no live request
-   * is closed quietly after `idleTimeoutMs` without a byte from the web server (any byte counts). A
-   * request the web server still owes PARAMS, STDIN or DATA is given `requestTimeoutMs` from its
-   * BEGIN_REQUEST or the last such record it took; past that its connection is dropped with a log
-   * line (slowloris). Requests whose app is running are never timed out (apps may take their time).
+   * Enforces the timeout in force; called by the server's sweep (so a timeout fires up to one sweep
+   * late). In order:
+   * - response bytes the web server does not take (Node holds them only while the kernel's buffer
+   *   is full): dropped with a log line after `requestTimeoutMs` in which none left, whether a
+   *   request waits for 'drain' or our side has ended behind them;
+   * - our side ended and flushed (no FCGI_KEEP_CONN, idle timeout, graceful stop): the web server
+   *   has `lingerMs` to close its own, then the socket is destroyed quietly;
+   * - no live request: closed quietly after `idleTimeoutMs` without a byte from the web server (any
+   *   byte counts);
+   * - a request the web server still owes PARAMS, STDIN or DATA: given `requestTimeoutMs` from its
+   *   BEGIN_REQUEST or the last such record it took, then dropped with a log line (slowloris).
+   * Requests whose app is running are never timed out (apps may take their time). A timeout of 0
+   * is never in force.
    * @param now - `Date.now()` of the sweep.
    */
   checkTimeout(now: number): void {
-    if (this.#closed || this.#socket.writableEnded) return;
+    if (this.#closed) return;
+    const socket = this.#socket;
     const options = this.#options;
-    if (this.#requests.size === 0) {
-      // Idle: the web server opens a new connection when it needs one.
-      if (now - this.#activeAt >= options.idleTimeoutMs) this.#end();
+    const pending = socket.writableLength;
+    if (pending === 0) {
+      this.#pendingSeen = 0;
+    } else {
+      // Progress is a 'drain' (which zeroes #pendingSeen) or fewer bytes waiting than last time.
+      if (this.#pendingSeen === 0 || pending < this.#pendingSeen) this.#sentAt = now;
+      this.#pendingSeen = pending;
+      if (options.requestTimeoutMs > 0 && now - this.#sentAt >= options.requestTimeoutMs) {
+        this.#drop(`the web server took no response bytes for ${options.requestTimeoutMs} ms`);
+        return;
+      }
+    }
+    if (socket.writableEnded) {
+      if (!socket.writableFinished) return; // still sending: the check above
+      if (this.#finishedAt === 0) this.#finishedAt = now;
+      else if (options.lingerMs > 0 && now - this.#finishedAt >= options.lingerMs) socket.destroy();
       return;
     }
+    if (this.#requests.size === 0) {
+      // Idle: the web server opens a new connection when it needs one.
+      if (options.idleTimeoutMs > 0 && now - this.#activeAt >= options.idleTimeoutMs) this.#end();
+      return;
+    }
+    if (options.requestTimeoutMs <= 0) return;
     const fedAt = this.#fedAt;
     let stalled = -1;
     this.#requests.some((request) => {
       if (request.receiving && now - (fedAt.get(request.id) ?? now) >= options.requestTimeoutMs) stalled = request.id;
       return stalled >= 0;
     });
-    if (stalled < 0) return;
-    this.log(
-      `fastcgi: closing connection ${this.connectionId}: request ${stalled} received no PARAMS/STDIN bytes for ${options.requestTimeoutMs} ms\n`,
-    );
+    if (stalled >= 0) this.#drop(`request ${stalled} received no PARAMS/STDIN bytes for ${options.requestTimeoutMs} ms`);
+  }
+
+  /** Drops the connection at once, with one log line saying why; its requests are aborted. */
+  #drop(reason: string): void {
+    this.log(`fastcgi: closing connection ${this.connectionId}: ${reason}\n`);
     this.#socket.destroy();
   }
 
@@ -245,9 +289,7 @@ export class FastCgiConnection implements RequestHost {
     try {
       this.#parser.push(chunk);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.log(`fastcgi: closing connection ${this.connectionId}: ${message}\n`);
-      this.#socket.destroy();
+      this.#drop(error instanceof Error ? error.message : String(error));
     }
   }
 

@@ -369,3 +369,109 @@ describe('FastCGI daemon: PARAMS decoding', () => {
     client.close();
   });
 });
+
+describe('FastCGI daemon: connections the web server holds on to', () => {
+  /** A web-server side that reads everything but never closes its own side (allowHalfOpen). */
+  async function holdOpen(address: { host: string; port: number }) {
+    const socket = connect({ ...address, allowHalfOpen: true });
+    socket.on('error', () => {});
+    let fin = false;
+    socket.on('end', () => (fin = true)); // the daemon's FIN; we do not answer it
+    socket.resume();
+    await new Promise((resolve) => socket.once('connect', resolve));
+    return { socket, finReceived: () => fin };
+  }
+  const until = async (predicate: () => boolean, ms: number): Promise<boolean> => {
+    for (let waited = 0; !predicate() && waited < ms; waited += 20) await sleep(20);
+    return predicate();
+  };
+
+  it('destroys a connection the web server keeps after the request without FCGI_KEEP_CONN ended it', async () => {
+    const address = await serve(hello, { lingerMs: 100 });
+    const server = servers.at(-1)!;
+    const peer = await holdOpen(address);
+    peer.socket.write(fullRequest(1)); // flags 0: the daemon ends the connection after it
+    expect(await until(peer.finReceived, 2000)).toBe(true);
+    expect(await until(() => server.connectionCount === 0, 2000)).toBe(true);
+    peer.socket.destroy();
+  });
+
+  it('destroys an idle connection the web server keeps after the idle timeout ended it', async () => {
+    const address = await serve(hello, { idleTimeoutMs: 100, lingerMs: 100 });
+    const server = servers.at(-1)!;
+    const peer = await holdOpen(address);
+    expect(await until(peer.finReceived, 2000)).toBe(true);
+    expect(await until(() => server.connectionCount === 0, 2000)).toBe(true);
+    peer.socket.destroy();
+  });
+
+  it('stops gracefully within the linger, not the grace period, when a web server ignores the FIN', async () => {
+    const address = await serve(hello, { lingerMs: 200 });
+    const server = servers.at(-1)!;
+    const peer = await holdOpen(address);
+    await until(() => server.connectionCount === 1, 2000);
+    const started = Date.now();
+    const outcome = await Promise.race([server.close(30_000).then(() => 'closed'), sleep(5000).then(() => 'still waiting')]);
+    expect(outcome).toBe('closed');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(peer.finReceived()).toBe(true);
+    peer.socket.destroy();
+  });
+
+  const endless: App = async function* (_env, start) {
+    start('200 OK', []);
+    for (let i = 0; i < 16 * 1024; i++) yield Buffer.alloc(65536, 0x61); // 1 GiB if it were all sent
+  };
+  const allAtOnce: App = (_env, start) => {
+    start('200 OK', []);
+    return [Buffer.alloc(16 * 1024 * 1024, 0x61)]; // queued whole; the request ends behind it
+  };
+  it.each([
+    ['a response that waits for drain', endless],
+    ['the tail of a finished request, after the daemon ended its side', allAtOnce],
+  ])('drops a connection whose web server takes no response bytes for --request-timeout-ms: %s', async (_name, app) => {
+    const address = await serve(app, { requestTimeoutMs: 300, idleTimeoutMs: 60_000 });
+    const server = servers.at(-1)!;
+    const conn = await raw(address);
+    conn.socket.pause(); // never read (so it does not see the close either: the daemon's count tells)
+    conn.socket.write(fullRequest(1)); // no FCGI_KEEP_CONN
+    await until(() => server.connectionCount === 1, 2000);
+    expect(await until(() => server.connectionCount === 0, 5000)).toBe(true);
+    expect(logs.join('')).toContain('the web server took no response bytes for 300 ms');
+    conn.socket.destroy();
+  });
+
+  it('keeps a download whose web server reads slower than the daemon writes, for longer than the timeout', async () => {
+    const total = 12 * 1024 * 1024;
+    const address = await serve(async function* (_env, start) {
+      start('200 OK', []);
+      for (let sent = 0; sent < total; sent += 65536) yield Buffer.alloc(65536, 0x61);
+    }, { requestTimeoutMs: 1500 });
+    const socket = connect(address);
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // About 4 MB/s: 400 KiB per 100 ms, then paused. The daemon waits for 'drain' all along; on
+    // loopback TCP the kernel frees room in steps of about 1.5 MiB, so a 'drain' comes every
+    // 400 ms or so: never 1500 ms without one.
+    const perTick = 400 * 1024;
+    let received = 0;
+    let budget = perTick;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      budget -= chunk.length;
+      if (budget <= 0) socket.pause();
+    });
+    const ticker = setInterval(() => {
+      budget = Math.min(budget + perTick, perTick);
+      if (budget > 0) socket.resume();
+    }, 100);
+    const started = Date.now();
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(fullRequest(1)); // the daemon closes the connection after the response
+    await closed;
+    clearInterval(ticker);
+    expect(received).toBeGreaterThan(total); // the body, plus the records' headers and END_REQUEST
+    expect(Date.now() - started).toBeGreaterThan(1500); // it did take longer than the timeout
+    expect(logs.join('')).not.toContain('took no response bytes');
+  });
+});
