@@ -125,7 +125,8 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     );
     targets.push({ close: () => http.close(), destroy: () => void http.close() });
   }
-  stopOnSignals(targets, log, graceMs);
+  // Exit once stopped: the app may hold the event loop open for ever (a module-level setInterval).
+  stopOnSignals(targets, log, graceMs, { exit: (code) => process.exit(code) });
 }
 
 /**

@@ -6,24 +6,53 @@ export interface Stoppable {
   destroy(): void;
 }
 
+/** Options for {@link stopOnSignals}. */
+export interface StopOptions {
+  /**
+   * Called with the exit status once every target has closed (0) or on a second signal (1). The
+   * CLI passes `process.exit`: an app may keep the event loop alive for ever (a module-level
+   * `setInterval`, a database pool), so waiting for it to empty is not enough. Default: set
+   * `process.exitCode` and let the process end when nothing is left (so that tests calling this
+   * in-process are not killed), except on a second signal, which exits at once.
+   */
+  exit?: (code: number) => void;
+}
+
 /**
  * SIGTERM, SIGINT (and SIGQUIT): graceful stop within `graceMs` (as PHP-FPM's SIGQUIT and gunicorn's
- * SIGTERM); a second signal stops at once. The process then exits by itself when nothing is left.
+ * SIGTERM); a second signal stops at once. Once every target has closed (after the grace deadline,
+ * by destroying what was left), `options.exit(0)` is called.
  * @param graceMs - milliseconds running requests get to finish; default 30000.
+ * @param options - what ends the process; see {@link StopOptions}.
+ * @returns a function that removes the signal handlers again.
+ * @example stopOnSignals([server], log, 10_000, { exit: (code) => process.exit(code) });
  */
-export function stopOnSignals(targets: Stoppable[], log: (line: string) => void, graceMs = 30_000): void {
+export function stopOnSignals(
+  targets: Stoppable[],
+  log: (line: string) => void,
+  graceMs = 30_000,
+  options: StopOptions = {},
+): () => void {
+  const exit = options.exit;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
       log(`tsgi: ${signal} again, stopping now\n`);
       for (const target of targets) target.destroy();
-      process.exit(1);
+      if (exit !== undefined) exit(1);
+      else process.exit(1);
+      return;
     }
     stopping = true;
     log(`tsgi: ${signal}, stopping gracefully (up to ${graceMs} ms)\n`);
     void Promise.all(targets.map((target) => target.close(graceMs))).then(() => {
-      process.exitCode = 0;
+      if (exit !== undefined) exit(0);
+      else process.exitCode = 0;
     });
   };
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.on(signal, onSignal);
+  const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
+  return () => {
+    for (const signal of signals) process.off(signal, onSignal);
+  };
 }

@@ -1,0 +1,107 @@
+// Tests the daemon's signal handling: graceful stop, a second signal, and exiting when the app keeps a timer.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stopOnSignals, type Stoppable } from '../../src/daemon/lifecycle.js';
+import { FastCgiClient } from '../../src/fastcgi/client.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'cli.cjs');
+
+/** A target whose graceful close resolves when the test says so. */
+function target() {
+  let finish!: () => void;
+  const closed = new Promise<void>((resolve) => (finish = resolve));
+  const calls: string[] = [];
+  const stoppable: Stoppable = {
+    close: (graceMs) => (calls.push(`close ${graceMs}`), closed),
+    destroy: () => void calls.push('destroy'),
+  };
+  return { stoppable, calls, finish };
+}
+
+let uninstall: (() => void) | undefined;
+afterEach(() => {
+  uninstall?.();
+  uninstall = undefined;
+});
+
+/** Installs the handlers and returns the one added for SIGTERM, to call directly (no real signal). */
+function install(targets: Stoppable[], exit: (code: number) => void, log: string[]) {
+  const before = new Set(process.listeners('SIGTERM'));
+  uninstall = stopOnSignals(targets, (line) => log.push(line), 500, { exit });
+  const added = process.listeners('SIGTERM').filter((listener) => !before.has(listener));
+  expect(added).toHaveLength(1);
+  return added[0] as (signal: NodeJS.Signals) => void;
+}
+
+describe('stopOnSignals', () => {
+  it('closes every target gracefully, then calls exit(0) once all have closed', async () => {
+    const a = target();
+    const b = target();
+    const exits: number[] = [];
+    const log: string[] = [];
+    const onSignal = install([a.stoppable, b.stoppable], (code) => exits.push(code), log);
+    onSignal('SIGTERM');
+    expect(a.calls).toEqual(['close 500']);
+    expect(b.calls).toEqual(['close 500']);
+    a.finish();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(exits).toEqual([]); // b is still closing
+    b.finish();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(exits).toEqual([0]);
+    expect(log.join('')).toContain('SIGTERM, stopping gracefully (up to 500 ms)');
+  });
+
+  it('destroys every target and calls exit(1) on a second signal', () => {
+    const a = target();
+    const exits: number[] = [];
+    const onSignal = install([a.stoppable], (code) => exits.push(code), []);
+    onSignal('SIGTERM');
+    onSignal('SIGTERM');
+    expect(a.calls).toEqual(['close 500', 'destroy']);
+    expect(exits).toEqual([1]);
+  });
+
+  it('removes its handlers when asked', () => {
+    const before = process.listenerCount('SIGTERM');
+    const remove = stopOnSignals([], () => {}, 500, { exit: () => {} });
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    remove();
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+});
+
+describe('tsgi fastcgi on SIGTERM', () => {
+  it('exits 0 after serving, although the app keeps a setInterval running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-lifecycle-'));
+    const path = join(dir, 'tsgi.sock');
+    const child = spawn(process.execPath, [CLI, 'fastcgi', join(ROOT, 'test', 'fixtures', 'lingering.mjs'), '--listen', path], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('fastcgi listening');
+      const client = await FastCgiClient.connect({ path });
+      const res = await client.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+      });
+      let body = '';
+      for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+      expect(body).toBe('done\n');
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
+      expect(code).toBe(0);
+      expect(stderr).toContain('SIGTERM, stopping gracefully');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
