@@ -55,6 +55,9 @@ export interface FastCgiServerOptions {
  */
 const DEFAULT_LINGER_MS = 2000;
 
+/** At most one log line per this many ms about connections refused or failed on accept. */
+const ACCEPT_LOG_INTERVAL_MS = 1000;
+
 /**
  * Parses FCGI_WEB_SERVER_ADDRS (FastCGI spec §3.2): a comma-separated list of IP addresses.
  * @returns the addresses, or undefined when the value is absent or empty.
@@ -79,6 +82,9 @@ export class FastCgiServer {
   #closing = false;
   /** One timer for all connections' timeouts (see FastCgiConnection.checkTimeout). */
   #sweep: NodeJS.Timeout | undefined;
+  /** When the last accept line was logged (ms), and how many were left out since. */
+  #acceptLoggedAt = 0;
+  #acceptUnlogged = 0;
 
   constructor(options: FastCgiServerOptions) {
     this.#options = {
@@ -138,6 +144,17 @@ export class FastCgiServer {
    */
   async listen(address: ListenAddress, socketMode?: number): Promise<ListenAddress> {
     const bound = await listenOn(this.#server, address, socketMode);
+    // Added once listening, so a bind failure stays listenOn's error. Node emits 'error' when
+    // accept() fails (ENOBUFS, ENOMEM; EMFILE/ENFILE only when libuv's spare descriptor is gone:
+    // usually libuv accepts and closes those connections itself, unseen). Without a listener the
+    // daemon would die; the listening socket stays usable.
+    this.#server.on('error', (error: Error) =>
+      this.#logAccept(`fastcgi: accepting a connection failed: ${error.message}; still listening\n`),
+    );
+    // --max-conns reached: Node closes the new connection on accept and says so only here.
+    this.#server.on('drop', () =>
+      this.#logAccept(`fastcgi: closing a new connection: --max-conns ${this.#options.maxConns} reached\n`),
+    );
     this.#startSweep();
     this.#options.log(`tsgi: fastcgi listening on ${formatListenAddress(bound)}\n`);
     return bound;
@@ -174,6 +191,19 @@ export class FastCgiServer {
     this.#stopSweep();
     this.#server.close();
     for (const connection of this.#connections) connection.destroy();
+  }
+
+  /** Logs a line about accepting, at most one per ACCEPT_LOG_INTERVAL_MS: a flood must not flood the log. */
+  #logAccept(line: string): void {
+    const now = Date.now();
+    if (now - this.#acceptLoggedAt < ACCEPT_LOG_INTERVAL_MS) {
+      this.#acceptUnlogged++;
+      return;
+    }
+    const left = this.#acceptUnlogged;
+    this.#acceptLoggedAt = now;
+    this.#acceptUnlogged = 0;
+    this.#options.log(left === 0 ? line : `${line.slice(0, -1)} (${left} more since the last such line)\n`);
   }
 
   #accept(socket: Socket): void {
