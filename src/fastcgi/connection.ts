@@ -65,12 +65,13 @@ export interface ConnectionOptions {
 /**
  * One connection from a web server (FastCGI spec §3). Requests are multiplexed by id when
  * `multiplex` is on (FCGI_MPXS_CONNS=1); when it is off, a BEGIN_REQUEST while another request is
- * live is refused with FCGI_CANT_MPX_CONN (spec §5.5). A request never stalls its neighbours: bodies
- * are always read (spooled beyond a window) and responses share the socket's backpressure. The
- * connection closes after a request without FCGI_KEEP_CONN (spec §5.1), after an idle timeout, or
- * when a request's PARAMS/STDIN stall or the web server stops taking response bytes (see
- * `checkTimeout`); once our side has ended, the web server has `lingerMs` to close its own.
- * Malformed input closes this connection only, with one log line.
+ * live is refused with FCGI_CANT_MPX_CONN (spec §5.5). A request's body never stalls its
+ * neighbours: bodies are always read (spooled beyond a window) and responses share the socket's
+ * backpressure. The connection closes after a request without FCGI_KEEP_CONN (spec §5.1), after an
+ * idle timeout, or when a request's PARAMS/STDIN stall or the web server stops taking response bytes
+ * (see `checkTimeout`); once our side has ended, the web server has `lingerMs` to close its own.
+ * Malformed input closes this connection only, with one log line. Closing is also the only way to
+ * mark a response incomplete (`#cut`); whatever the reason, every request on the connection goes.
  */
 export class FastCgiConnection implements RequestHost {
   readonly app: App;
