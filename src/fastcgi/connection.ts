@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import type { App } from '../core/types.js';
+import { ConnectionTimeouts } from './connection-timeouts.js';
 import {
   FCGI_HEADER_LEN,
   FCGI_KEEP_CONN,
@@ -88,23 +89,7 @@ export class FastCgiConnection implements RequestHost {
   readonly #requests = new RequestTable<FastCgiRequest>();
   #closing = false;
   #closed = false;
-  /**
-   * When (ms, Date.now()) the web server last sent a byte or the last live request ended: the idle
-   * timeout runs from here. Set once per socket read, not per record.
-   */
-  #activeAt = Date.now();
-  /**
-   * When each live request was last fed, by request id: its BEGIN_REQUEST, or a PARAMS, STDIN or
-   * DATA record it takes. The request timeout runs from here, per request: bytes for a neighbour,
-   * management records or padding do not keep a stalled request alive.
-   */
-  readonly #fedAt = new RequestTable<number>();
-  /** `socket.writableLength` at the last sweep: bytes the kernel would not take (0: none waiting). */
-  #pendingSeen = 0;
-  /** When the sweep last saw response bytes leave (or begin to wait): the send timeout runs from here. */
-  #sentAt = 0;
-  /** When the sweep first saw our side ended and flushed (0: not yet): the linger runs from here. */
-  #finishedAt = 0;
+  readonly #timeouts: ConnectionTimeouts;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
   #replyBacklog = 0;
@@ -120,6 +105,7 @@ export class FastCgiConnection implements RequestHost {
     this.bodyMemoryBytes = options.bodyMemoryBytes;
     this.#socket = socket;
     this.#options = options;
+    this.#timeouts = new ConnectionTimeouts(options, Date.now());
     this.writer = new RecordWriter(socket);
     // Stream records are handed on in pieces as they arrive: a 32 KiB STDIN record that spans two
     // socket reads is not copied (142 µs per 1 MiB upload before: docs/performance.md).
@@ -130,7 +116,7 @@ export class FastCgiConnection implements RequestHost {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
       this.#replyBacklog = 0;
-      this.#pendingSeen = 0; // all sent: the next sweep starts the send clock afresh
+      this.#timeouts.drained();
       this.#settleDrain(false);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -171,64 +157,23 @@ export class FastCgiConnection implements RequestHost {
   }
 
   /**
-   * A request moved on (finished its params or body). Nothing to do here: the server's sweep reads
-   * the timeout in force from the requests' state (`checkTimeout`), so no timer is touched per
-   * request or per read (a socket timeout re-arms a Node timer on every read: 5.7 µs per 1 MiB
-   * upload in the profile).
+   * A request moved on (finished its params or body). Nothing to do here: the sweep reads the
+   * timeout in force from the requests' state (`checkTimeout`), not from a timer per request.
    */
   progress(): void {}
 
   /**
-   * Enforces the timeout in force; called by the server's sweep (so a timeout fires up to one sweep
-   * late). In order:
-   * - response bytes the web server does not take (Node holds them only while the kernel's buffer
-   *   is full): dropped with a log line after `requestTimeoutMs` in which none left, whether a
-   *   request waits for 'drain' or our side has ended behind them;
-   * - our side ended and flushed (no FCGI_KEEP_CONN, idle timeout, graceful stop): the web server
-   *   has `lingerMs` to close its own, then the socket is destroyed quietly;
-   * - no live request: closed quietly after `idleTimeoutMs` without a byte from the web server (any
-   *   byte counts);
-   * - a request the web server still owes PARAMS, STDIN or DATA: given `requestTimeoutMs` from its
-   *   BEGIN_REQUEST or the last such record it took, then dropped with a log line (slowloris).
-   * Requests whose app is running are never timed out (apps may take their time). A timeout of 0
-   * is never in force.
+   * Enforces the connection's timeouts (idle, a request's stall, send, linger: see
+   * ConnectionTimeouts); called by the server's sweep, so a timeout fires up to one sweep late.
    * @param now - `Date.now()` of the sweep.
    */
   checkTimeout(now: number): void {
     if (this.#closed) return;
-    const socket = this.#socket;
-    const options = this.#options;
-    const pending = socket.writableLength;
-    if (pending === 0) {
-      this.#pendingSeen = 0;
-    } else {
-      // Progress is a 'drain' (which zeroes #pendingSeen) or fewer bytes waiting than last time.
-      if (this.#pendingSeen === 0 || pending < this.#pendingSeen) this.#sentAt = now;
-      this.#pendingSeen = pending;
-      if (options.requestTimeoutMs > 0 && now - this.#sentAt >= options.requestTimeoutMs) {
-        this.#drop(`the web server took no response bytes for ${options.requestTimeoutMs} ms`);
-        return;
-      }
-    }
-    if (socket.writableEnded) {
-      if (!socket.writableFinished) return; // still sending: the check above
-      if (this.#finishedAt === 0) this.#finishedAt = now;
-      else if (options.lingerMs > 0 && now - this.#finishedAt >= options.lingerMs) socket.destroy();
-      return;
-    }
-    if (this.#requests.size === 0) {
-      // Idle: the web server opens a new connection when it needs one.
-      if (options.idleTimeoutMs > 0 && now - this.#activeAt >= options.idleTimeoutMs) this.#end();
-      return;
-    }
-    if (options.requestTimeoutMs <= 0) return;
-    const fedAt = this.#fedAt;
-    let stalled = -1;
-    this.#requests.some((request) => {
-      if (request.receiving && now - (fedAt.get(request.id) ?? now) >= options.requestTimeoutMs) stalled = request.id;
-      return stalled >= 0;
-    });
-    if (stalled >= 0) this.#drop(`request ${stalled} received no PARAMS/STDIN bytes for ${options.requestTimeoutMs} ms`);
+    const action = this.#timeouts.check(now, this.#socket, this.#requests);
+    if (action === undefined) return;
+    if (action.kind === 'end') this.#end(); // idle: the web server opens a new one when it needs one
+    else if (action.kind === 'destroy') this.#socket.destroy(); // lingered: nothing to say
+    else this.#drop(action.reason);
   }
 
   /** Drops the connection at once, with one log line saying why; its requests are aborted. */
@@ -240,7 +185,7 @@ export class FastCgiConnection implements RequestHost {
   done(request: FastCgiRequest, next: 'keep' | 'close' | 'cut'): void {
     if (this.#requests.get(request.id) === request) {
       this.#requests.delete(request.id);
-      this.#fedAt.delete(request.id);
+      this.#timeouts.forget(request.id);
     }
     if (next === 'cut') {
       this.#cut();
@@ -249,7 +194,7 @@ export class FastCgiConnection implements RequestHost {
     if (next === 'close') this.#closing = true;
     if (this.#requests.size > 0) return;
     if (this.#closing) this.#end();
-    else this.#activeAt = Date.now(); // idle from now, not from the last byte the request received
+    else this.#timeouts.idleSince(Date.now()); // not from the last byte the request received
   }
 
   /**
@@ -283,7 +228,7 @@ export class FastCgiConnection implements RequestHost {
   }
 
   #onData(chunk: Buffer): void {
-    this.#activeAt = Date.now();
+    this.#timeouts.heard(Date.now());
     // Our side has ended (graceful stop, idle timeout): a request nginx sends on the keep-alive
     // connection meanwhile cannot be answered; it sees the FIN and retries on a new connection.
     if (this.#socket.writableEnded) return;
@@ -310,19 +255,19 @@ export class FastCgiConnection implements RequestHost {
     switch (type) {
       case RecordType.FCGI_PARAMS:
         if (request === undefined) return;
-        this.#fedAt.set(id, this.#activeAt);
+        this.#timeouts.fed(id);
         request.params(content);
         return;
       case RecordType.FCGI_STDIN:
         if (request === undefined) return;
         // An authorizer gets no body (spec §6.3): its STDIN records are dropped.
-        if (request.role !== Role.FCGI_AUTHORIZER) this.#fedAt.set(id, this.#activeAt);
+        if (request.role !== Role.FCGI_AUTHORIZER) this.#timeouts.fed(id);
         request.stdin(content);
         return;
       case RecordType.FCGI_DATA:
         if (request === undefined) return;
         // Only a filter takes FCGI_DATA (spec §6.4); other roles drop it.
-        if (request.role === Role.FCGI_FILTER) this.#fedAt.set(id, this.#activeAt);
+        if (request.role === Role.FCGI_FILTER) this.#timeouts.fed(id);
         request.data(content);
         return;
       case RecordType.FCGI_ABORT_REQUEST:
@@ -355,7 +300,7 @@ export class FastCgiConnection implements RequestHost {
       return;
     }
     this.#requests.set(id, new FastCgiRequest(this, id, role, (flags & FCGI_KEEP_CONN) !== 0));
-    this.#fedAt.set(id, this.#activeAt);
+    this.#timeouts.fed(id);
   }
 
   #refuse(id: number, protocolStatus: number): void {
