@@ -37,7 +37,8 @@ FastCGI options:
   --grace-ms MS        how long a graceful stop (SIGTERM) waits for requests (default 30000)
   --no-multiplex       refuse concurrent requests on one connection (FCGI_CANT_MPX_CONN)
   --max-requests-per-conn N   live requests per connection when multiplexing (default 100)
-  --idle-timeout-ms MS        close a connection idle this long (default 120000)
+  --idle-timeout-ms MS        close a connection idle this long, or whose web server takes
+                              no response bytes for this long (default 120000)
   --request-timeout-ms MS     drop a connection whose request waits this long for params or
                               body bytes (default 60000)
   --web-server-addrs A,B      only these addresses may connect (default: FCGI_WEB_SERVER_ADDRS)

@@ -4,9 +4,12 @@ import { RequestTable } from './request-table.js';
 
 /** The timeouts in milliseconds (0: never). */
 export interface TimeoutLimits {
-  /** A connection with no live request may stay silent this long. */
+  /**
+   * A connection with no live request may stay silent this long, and response bytes may wait this
+   * long for the web server to take any.
+   */
   idleTimeoutMs: number;
-  /** A request may wait this long for PARAMS/STDIN/DATA, and response bytes for the web server to take any. */
+  /** A request may wait this long for PARAMS/STDIN/DATA. */
   requestTimeoutMs: number;
   /** Once the daemon has ended its side, the web server has this long to close its own. */
   lingerMs: number;
@@ -38,9 +41,12 @@ const DESTROY: TimeoutAction = { kind: 'destroy' };
  * The clocks of one connection, read by the server's sweep (`check`), so that no timer is touched
  * per request or per read (a socket timeout re-arms a Node timer on every read: 5.7 µs per 1 MiB
  * upload in the profile). Four clocks, checked in this order:
- * - **send:** while Node holds response bytes the kernel will not take, `requestTimeoutMs` in which
+ * - **send:** while Node holds response bytes the kernel will not take, `idleTimeoutMs` in which
  *   none left (a 'drain', or fewer bytes waiting than at the last sweep) drops the connection;
- *   whether a request waits for 'drain' or our side has ended behind them;
+ *   whether a request waits for 'drain' or our side has ended behind them. The idle timeout (120 s
+ *   by default) rather than the request timeout: on loopback the kernel takes bytes back in steps
+ *   of about 1.5 MiB, so a client reading a streamed download at ~25 KB/s through nginx with
+ *   buffering off shows no progress for a minute at a time;
  * - **linger:** once our side is ended and flushed (no FCGI_KEEP_CONN, idle timeout, graceful
  *   stop), the web server has `lingerMs` to close its own; then the socket is destroyed quietly;
  * - **idle:** no live request and no byte from the web server (any byte counts) for
@@ -111,8 +117,8 @@ export class ConnectionTimeouts {
     } else {
       if (this.#pendingSeen === 0 || pending < this.#pendingSeen) this.#sentAt = now;
       this.#pendingSeen = pending;
-      if (requestTimeoutMs > 0 && now - this.#sentAt >= requestTimeoutMs) {
-        return { kind: 'drop', reason: `the web server took no response bytes for ${requestTimeoutMs} ms` };
+      if (idleTimeoutMs > 0 && now - this.#sentAt >= idleTimeoutMs) {
+        return { kind: 'drop', reason: `the web server took no response bytes for ${idleTimeoutMs} ms` };
       }
     }
     if (socket.writableEnded) {

@@ -48,12 +48,12 @@ export interface ConnectionOptions {
   maxBodyBytes: number;
   /** Request body bytes held in memory per request before the rest goes to a temp file. */
   bodyMemoryBytes: number;
-  /** Milliseconds a connection with no live request may stay silent before it is closed. */
-  idleTimeoutMs: number;
   /**
-   * Milliseconds a request may wait for more PARAMS/STDIN bytes, and response bytes may wait for
-   * the web server to take them, before the connection is dropped.
+   * Milliseconds a connection with no live request may stay silent before it is closed, and response
+   * bytes may wait for the web server to take any before the connection is dropped.
    */
+  idleTimeoutMs: number;
+  /** Milliseconds a request may wait for more PARAMS/STDIN bytes before the connection is dropped. */
   requestTimeoutMs: number;
   /** Milliseconds the web server gets to close its side once the daemon has ended its own. */
   lingerMs: number;
@@ -155,12 +155,6 @@ export class FastCgiConnection implements RequestHost {
     this.writer.flush();
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
-
-  /**
-   * A request moved on (finished its params or body). Nothing to do here: the sweep reads the
-   * timeout in force from the requests' state (`checkTimeout`), not from a timer per request.
-   */
-  progress(): void {}
 
   /**
    * Enforces the connection's timeouts (idle, a request's stall, send, linger: see

@@ -34,8 +34,6 @@ export interface RequestHost {
    * now because the response must be seen as incomplete.
    */
   done(request: FastCgiRequest, next: 'keep' | 'close' | 'cut'): void;
-  /** The request finished receiving something (params, body, data): timeouts may change. */
-  progress(): void;
 }
 
 const ROLE_NAMES: Record<number, string> = {
@@ -115,7 +113,6 @@ export class FastCgiRequest {
     this.#params = [];
     this.#phase = Phase.Running;
     void this.#run(list);
-    this.#host.progress();
   }
 
   /** FCGI_STDIN content; the empty record ends the body. */
@@ -151,7 +148,6 @@ export class FastCgiRequest {
 
   #bodyArrived(): void {
     if (this.#stdinEnded && this.#dataEnded) this.#out.release();
-    this.#host.progress();
   }
 
   /**

@@ -568,7 +568,10 @@ describe('an app or a peer that misbehaves loses its own request, never the proc
     // the 4-byte form, spec §3.4), its value sent a byte per record.
     conn.socket.write(encodeRecord(RecordType.FCGI_PARAMS, 1, Buffer.from([0x01, 0x80, 0x00, 0x01, 0x90, 0x58])));
     await pieces(RecordType.FCGI_PARAMS, 400);
-    await sleep(50);
+    // The client's own queued writes are ArrayBuffers of this process too: measure once they are
+    // all in the kernel (and the daemon had a moment to read them).
+    await conn.until(() => conn.socket.writableLength === 0, 10_000);
+    await sleep(100);
     gc();
     const duringParams = process.memoryUsage().arrayBuffers - before;
     conn.socket.write(encodeRecord(RecordType.FCGI_PARAMS, 1));

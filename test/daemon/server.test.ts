@@ -429,8 +429,8 @@ describe('FastCGI daemon: connections the web server holds on to', () => {
   it.each([
     ['a response that waits for drain', endless],
     ['the tail of a finished request, after the daemon ended its side', allAtOnce],
-  ])('drops a connection whose web server takes no response bytes for --request-timeout-ms: %s', async (_name, app) => {
-    const address = await serve(app, { requestTimeoutMs: 300, idleTimeoutMs: 60_000 });
+  ])('drops a connection whose web server takes no response bytes for --idle-timeout-ms: %s', async (_name, app) => {
+    const address = await serve(app, { idleTimeoutMs: 300, requestTimeoutMs: 60_000 });
     const server = servers.at(-1)!;
     const conn = await raw(address);
     conn.socket.pause(); // never read (so it does not see the close either: the daemon's count tells)
@@ -446,7 +446,7 @@ describe('FastCGI daemon: connections the web server holds on to', () => {
     const address = await serve(async function* (_env, start) {
       start('200 OK', []);
       for (let sent = 0; sent < total; sent += 65536) yield Buffer.alloc(65536, 0x61);
-    }, { requestTimeoutMs: 1500 });
+    }, { idleTimeoutMs: 1500 });
     const socket = connect(address);
     socket.on('error', () => {});
     await new Promise((resolve) => socket.once('connect', resolve));

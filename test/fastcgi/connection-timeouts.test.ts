@@ -54,24 +54,24 @@ describe('ConnectionTimeouts', () => {
     expect(clocks.check(60_000, open, live({ id: 1, receiving: false }))).toBeUndefined();
   });
 
-  it('drops the connection when response bytes wait requestTimeoutMs without any leaving', () => {
+  it('drops the connection when response bytes wait idleTimeoutMs without any leaving', () => {
     const clocks = new ConnectionTimeouts(LIMITS, 0);
     const busy = live({ id: 1, receiving: false });
     expect(clocks.check(100, waiting(65536), busy)).toBeUndefined(); // starts waiting
-    expect(clocks.check(599, waiting(65536), busy)).toBeUndefined();
-    expect(clocks.check(600, waiting(70000), busy)).toEqual({ kind: 'drop', reason: 'the web server took no response bytes for 500 ms' });
+    expect(clocks.check(1099, waiting(65536), busy)).toBeUndefined(); // past requestTimeoutMs: not that one
+    expect(clocks.check(1100, waiting(70000), busy)).toEqual({ kind: 'drop', reason: 'the web server took no response bytes for 1000 ms' });
   });
 
   it('counts a drain, or fewer bytes waiting, as progress', () => {
     const clocks = new ConnectionTimeouts(LIMITS, 0);
     const busy = live({ id: 1, receiving: false });
     clocks.check(0, waiting(65536), busy);
-    expect(clocks.check(400, waiting(30000), busy)).toBeUndefined(); // some left at 400
-    expect(clocks.check(800, waiting(30000), busy)).toBeUndefined();
+    expect(clocks.check(900, waiting(30000), busy)).toBeUndefined(); // some left at 900
+    expect(clocks.check(1800, waiting(30000), busy)).toBeUndefined();
     clocks.drained(); // all left; the app wrote as much again since
-    expect(clocks.check(1000, waiting(65536), busy)).toBeUndefined();
-    expect(clocks.check(1400, waiting(65536), busy)).toBeUndefined();
-    expect(clocks.check(1500, waiting(65536), busy)?.kind).toBe('drop');
+    expect(clocks.check(2000, waiting(65536), busy)).toBeUndefined();
+    expect(clocks.check(2900, waiting(65536), busy)).toBeUndefined();
+    expect(clocks.check(3000, waiting(65536), busy)?.kind).toBe('drop');
   });
 
   it('destroys a connection lingerMs after our side was ended and flushed, and waits while it is not flushed', () => {
