@@ -31,6 +31,12 @@ const STREAM_TYPES_IN: readonly number[] = [RecordType.FCGI_PARAMS, RecordType.F
  */
 const REPLY_BACKLOG_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * Milliseconds between sending the last bytes of a response being cut off and resetting the
+ * connection (see `#cut`): a reset makes the peer's kernel drop what it has not read yet.
+ */
+const RESET_DELAY_MS = 50;
+
 /** Settings a connection shares with its server. */
 export interface ConnectionOptions {
   app: App;
@@ -182,7 +188,7 @@ export class FastCgiConnection implements RequestHost {
       this.#timeouts.forget(request.id);
     }
     if (next === 'cut') {
-      this.#cut();
+      this.#cut(request.resetToCut);
       return;
     }
     if (next === 'close') this.#closing = true;
@@ -193,14 +199,32 @@ export class FastCgiConnection implements RequestHost {
 
   /**
    * Ends the connection without FCGI_END_REQUEST, the protocol's only way to say "incomplete":
-   * nginx with fastcgi_keep_conn, Apache mod_proxy_fcgi and lighttpd then cut the client's response
-   * off. (nginx without keep_conn takes any close for the end of the response; a reset would show it
-   * the truth but makes lighttpd mark the backend dead and Apache mod_fcgid append an error page, so
-   * the samples turn keep_conn on instead: docs/front-servers.md.) Other requests on the connection
-   * go with it.
+   * nginx with fastcgi_keep_conn and buffering on, Apache mod_proxy_fcgi and lighttpd then cut the
+   * client's response off. nginx without keep_conn, or with buffering off, takes an orderly close
+   * for the end of the response, and only a reset shows it the truth; a reset makes lighttpd mark
+   * the backend dead and Apache mod_fcgid append an error page, though, so it is sent to nginx only
+   * (`resetToCut`; docs/front-servers.md "Responses"), and only over TCP: a unix socket has no
+   * reset. A reset drops what the kernel had not sent yet: nginx then shows its client less of the
+   * partial body, or a 502. Other requests on the connection go with it.
    */
-  #cut(): void {
-    this.#end();
+  #cut(reset: boolean): void {
+    const socket = this.#socket;
+    // A unix socket has no reset (resetAndDestroy throws ERR_INVALID_HANDLE_TYPE): close it in order.
+    if (!reset || socket.remoteFamily === undefined) {
+      this.#end();
+      return;
+    }
+    this.#closing = true;
+    this.writer.flush();
+    // A reset discards what the web server has not read yet, the partial body included: give it
+    // RESET_DELAY_MS to read what was sent (bytes still queued here go first, bounded by the sweep's
+    // send timeout), then reset.
+    const reset_ = (): void => {
+      if (!socket.destroyed) socket.resetAndDestroy();
+    };
+    const later = (): void => void setTimeout(reset_, RESET_DELAY_MS);
+    if (socket.writableLength === 0) later();
+    else socket.once('drain', later);
   }
 
   /** Sends what the writer queued, then FIN (once: a second `end()` makes Node build an error). */

@@ -60,6 +60,13 @@ export class FastCgiRequest {
   readonly id: number;
   readonly role: number;
   readonly keepConn: boolean;
+  /**
+   * Whether cutting this request's response off takes a reset rather than a close: true when the
+   * web server is nginx (SERVER_SOFTWARE, from its stock fastcgi_params), which takes an orderly
+   * close for the end of the response without FCGI_KEEP_CONN or with buffering off
+   * (docs/front-servers.md "Responses"). Set from the params, before the app can change environ.
+   */
+  resetToCut = false;
   readonly #host: RequestHost;
   // Made on first use of tsgi.signal: most requests never abort and most apps never look.
   #controller: AbortController | undefined;
@@ -228,6 +235,8 @@ export class FastCgiRequest {
         host.log(line);
         if (level === 'error') this.#stderr(line);
       };
+      const software = environ.SERVER_SOFTWARE;
+      this.resetToCut = typeof software === 'string' && software.startsWith('nginx');
       const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
       if (this.#phase === Phase.Done) return; // aborted, or the connection went away under us
       if (this.#out.ended) {
