@@ -57,5 +57,8 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
     throw listenError({ kind: 'tcp', host, port }, error);
   });
   log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
-  stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000);
+  // process.exit once closed: an app's timers or pools must not keep a stopped dev server alive.
+  stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000, {
+    exit: (code) => process.exit(code),
+  });
 }

@@ -104,4 +104,21 @@ describe('tsgi fastcgi on SIGTERM', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('exits 0 on SIGTERM under tsgi dev too, although the app keeps a setInterval running', async () => {
+    const child = spawn(process.execPath, [CLI, 'dev', join(ROOT, 'test', 'fixtures', 'lingering.mjs'), '--port', '0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('development server on');
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
