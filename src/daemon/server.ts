@@ -27,12 +27,12 @@ export interface FastCgiServerOptions {
   multiplex?: boolean;
   /** Live requests per connection when multiplexing; more get FCGI_OVERLOADED. Default 100. */
   maxRequestsPerConnection?: number;
-  /** Close a connection with no live request after this many ms of silence (0: never). Default 120000. */
-  idleTimeoutMs?: number;
   /**
-   * Drop a connection whose request waits this many ms for PARAMS/STDIN bytes (slowloris), or
-   * whose response bytes wait this long for the web server to take any (0: never). Default 60000.
+   * Close a connection with no live request after this many ms of silence, and drop one whose
+   * response bytes wait this long for the web server to take any (0: never). Default 120000.
    */
+  idleTimeoutMs?: number;
+  /** Drop a connection whose request waits this many ms for PARAMS/STDIN bytes (slowloris; 0: never). Default 60000. */
   requestTimeoutMs?: number;
   /**
    * Once the daemon has ended its side of a connection (no FCGI_KEEP_CONN, idle timeout, graceful
