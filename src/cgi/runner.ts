@@ -2,6 +2,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import { encodeCgiHead } from '../core/cgi-response.js';
+import { requestLine } from '../core/describe.js';
 import { runApp, type Outcome, type ResponseSink } from '../core/driver.js';
 import { buildEnviron } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
@@ -96,7 +97,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   await output.flush();
   if (outcome === 'complete' && controller.signal.aborted) {
     // The last bytes failed after the app finished (EPIPE while flushing): the response was cut off.
-    log(`tsgi: client went away during ${String(environ.REQUEST_METHOD)} ${String(environ.SCRIPT_NAME)}${String(environ.PATH_INFO)}\n`);
+    log(`tsgi: client went away during ${requestLine(environ)}\n`);
     return 1;
   }
   return outcome === 'complete' ? 0 : 1;

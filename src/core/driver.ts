@@ -1,5 +1,6 @@
 // Runs one TSGI request from the server side: startResponse/write/body → a transport's ResponseSink.
 
+import { describeError, requestLine } from './describe.js';
 import { RequestAbortedError, TsgiError, isAbort } from './errors.js';
 import { copyHeaders, validateHeaders } from './headers.js';
 import { isBodyless, statusCode } from './status.js';
@@ -309,28 +310,6 @@ async function closeBody(
     }
   } catch (error) {
     options.log(`tsgi: error closing the body of ${requestLine(environ)}: ${describeError(error)}\n`, 'error');
-  }
-}
-
-/** `METHOD /script/path` for log lines; never throws, even when the app replaced those values. */
-function requestLine(environ: Environ): string {
-  try {
-    return `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
-  } catch {
-    return '(a request whose environ cannot be printed)';
-  }
-}
-
-/** An error's stack (or text) for the log; never throws, whatever was thrown. */
-function describeError(error: unknown): string {
-  try {
-    return error instanceof Error ? (error.stack ?? String(error)) : String(error);
-  } catch {
-    try {
-      return `a thrown ${Object.prototype.toString.call(error)} that cannot be printed`;
-    } catch {
-      return 'a thrown value that cannot be printed';
-    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 import { compactView } from '../core/bytes.js';
 import { encodeCgiHead } from '../core/cgi-response.js';
+import { describeError, requestLine } from '../core/describe.js';
 import { runApp } from '../core/driver.js';
 import { buildEnvironFromList } from '../core/environ.js';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
@@ -222,10 +223,7 @@ export class FastCgiRequest {
       }
       if (environ.CONTENT_LENGTH !== undefined && Number(environ.CONTENT_LENGTH) > host.maxBodyBytes) {
         // Refuse before the app runs: nothing of the body needs to be read (RFC 9110 §15.5.14).
-        host.log(
-          `tsgi: 413 for ${String(environ.REQUEST_METHOD)} ${String(environ.SCRIPT_NAME)}${String(environ.PATH_INFO)}: ` +
-            `a body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`,
-        );
+        host.log(`tsgi: 413 for ${requestLine(environ)}: a body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`);
         this.#answer('413 Content Too Large');
         return;
       }
@@ -260,13 +258,7 @@ export class FastCgiRequest {
    * cut so the web server shows an incomplete response rather than waiting for FCGI_END_REQUEST.
    */
   #internalError(error: unknown): void {
-    let detail: string;
-    try {
-      detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    } catch {
-      detail = 'an error that cannot be printed';
-    }
-    this.#host.log(`fastcgi: internal error serving request ${this.id}: ${detail}\n`);
+    this.#host.log(`fastcgi: internal error serving request ${this.id}: ${describeError(error)}\n`);
     if (this.#phase === Phase.Done) return;
     this.#phase = Phase.Done;
     this.#input?.discard();
