@@ -195,32 +195,12 @@ export class FastCgiRequest {
     this.#out.fail(error);
   }
 
-  /** Runs the app for this request; never rejects (see #internalError). */
+  /** Runs the app for this request; never rejects (tsgi's own failures: see #internalError). */
   async #run(params: ParamList): Promise<void> {
     try {
+      const environ = this.#environ(params);
+      if (environ === undefined) return;
       const host = this.#host;
-      let environ: Environ;
-      try {
-        environ = buildEnvironFromList(params, {
-          input: (contentLength) => this.#makeInput(contentLength),
-          errors: { write: (text) => this.#stderr(text) },
-          signal: () => this.#signal(),
-          multithread: true,
-          multiprocess: host.multiprocess,
-          runOnce: false,
-          scriptName: host.scriptName,
-        });
-        // Set here rather than through `extensions`: constant keys, no object to copy per request.
-        environ['fastcgi.request_id'] = this.id;
-        environ['fastcgi.connection_id'] = host.connectionId;
-        environ['fastcgi.keep_conn'] = this.keepConn;
-        environ['fastcgi.role'] = ROLE_NAMES[this.role];
-        if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(params);
-      } catch (error) {
-        host.log(`${error instanceof Error ? error.message : String(error)}\n`);
-        this.#answer('400 Bad Request');
-        return;
-      }
       if (environ.CONTENT_LENGTH !== undefined && Number(environ.CONTENT_LENGTH) > host.maxBodyBytes) {
         // Refuse before the app runs: nothing of the body needs to be read (RFC 9110 §15.5.14).
         host.log(`tsgi: 413 for ${requestLine(environ)}: a body of ${environ.CONTENT_LENGTH} bytes exceeds --max-body-bytes ${host.maxBodyBytes}\n`);
@@ -237,33 +217,61 @@ export class FastCgiRequest {
       this.resetToCut = typeof software === 'string' && software.startsWith('nginx');
       const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
       if (this.#phase === Phase.Done) return; // aborted, or the connection went away under us
-      if (this.#out.ended) {
-        this.#finish(outcome === 'complete' ? 0 : 1);
-      } else {
-        // The response was cut off after it started: closing the connection without FCGI_END_REQUEST
-        // is the only way to make the web server show the client an incomplete response. What the
-        // app did send goes out first, so the client sees the start of the response, then the cut.
-        this.#out.release();
-        this.#phase = Phase.Done;
-        this.#input?.discard();
-        host.done(this, 'cut');
-      }
+      if (this.#out.ended) this.#finish(outcome === 'complete' ? 0 : 1);
+      else this.#cutOff();
     } catch (error) {
       this.#internalError(error);
     }
   }
 
   /**
-   * A failure of tsgi's own request code (runApp never throws): one log line, and the connection is
-   * cut so the web server shows an incomplete response rather than waiting for FCGI_END_REQUEST.
+   * The environ from the params, with the `fastcgi.*` keys; or undefined when the params cannot make
+   * one (a malformed CONTENT_LENGTH...), after answering 400 with a log line.
    */
-  #internalError(error: unknown): void {
-    this.#host.log(`fastcgi: internal error serving request ${this.id}: ${describeError(error)}\n`);
+  #environ(params: ParamList): Environ | undefined {
+    const host = this.#host;
+    try {
+      const environ = buildEnvironFromList(params, {
+        input: (contentLength) => this.#makeInput(contentLength),
+        errors: { write: (text) => this.#stderr(text) },
+        signal: () => this.#signal(),
+        multithread: true,
+        multiprocess: host.multiprocess,
+        runOnce: false,
+        scriptName: host.scriptName,
+      });
+      // Set here rather than through `extensions`: constant keys, no object to copy per request.
+      environ['fastcgi.request_id'] = this.id;
+      environ['fastcgi.connection_id'] = host.connectionId;
+      environ['fastcgi.keep_conn'] = this.keepConn;
+      environ['fastcgi.role'] = ROLE_NAMES[this.role];
+      if (this.role === Role.FCGI_FILTER) environ['fastcgi.data'] = this.#makeData(params);
+      return environ;
+    } catch (error) {
+      host.log(`${error instanceof Error ? error.message : String(error)}\n`);
+      this.#answer('400 Bad Request');
+      return undefined;
+    }
+  }
+
+  /**
+   * The response cannot be completed after it started: closing the connection without
+   * FCGI_END_REQUEST is the only way to make the web server show the client an incomplete response.
+   * What the app did send goes out first, so the client sees the start of the response, then the cut.
+   */
+  #cutOff(): void {
     if (this.#phase === Phase.Done) return;
+    this.#out.release();
     this.#phase = Phase.Done;
     this.#input?.discard();
     this.#data?.discard();
     this.#host.done(this, 'cut');
+  }
+
+  /** A failure of tsgi's own request code (runApp never throws): one log line, and a cut. */
+  #internalError(error: unknown): void {
+    this.#host.log(`fastcgi: internal error serving request ${this.id}: ${describeError(error)}\n`);
+    this.#cutOff();
   }
 
   #makeInput(contentLength: number | undefined): BodyInput {
