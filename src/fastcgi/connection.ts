@@ -11,10 +11,9 @@ import {
   ProtocolStatus,
   RecordType,
   Role,
-  ValueName,
   recordTypeName,
 } from './constants.js';
-import { decodeParams, encodeParams } from './params.js';
+import { answerGetValues } from './get-values.js';
 import { RecordParser } from './parser.js';
 import { decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody, paddingFor } from './record.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
@@ -354,24 +353,8 @@ export class FastCgiConnection implements RequestHost {
       this.#reply(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
       return;
     }
-    // Spec §4.1: answer the names we know, from the configuration in force; omit the others.
-    const options = this.#options;
-    const perConnection = options.multiplex ? options.maxRequestsPerConnection : 1;
-    const known = new Map<string, string>([
-      [ValueName.FCGI_MAX_CONNS, String(options.maxConns)],
-      [ValueName.FCGI_MAX_REQS, String(options.maxConns * perConnection)],
-      [ValueName.FCGI_MPXS_CONNS, options.multiplex ? '1' : '0'],
-    ]);
-    const answer: Array<[string, string]> = [];
-    for (const [name] of decodeParams(content)) {
-      const value = known.get(name);
-      if (value === undefined) continue;
-      // Each name once, however often it was asked: the answer then always fits one record (a
-      // 64 KiB request naming FCGI_MAX_CONNS 4000 times would otherwise need more than 65535 bytes).
-      known.delete(name);
-      answer.push([name, value]);
-    }
-    this.#reply(RecordType.FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, encodeParams(answer));
+    // Spec §4.1: from the configuration in force.
+    this.#reply(RecordType.FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, answerGetValues(content, this.#options));
   }
 
   #onEnd(): void {
