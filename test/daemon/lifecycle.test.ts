@@ -76,18 +76,25 @@ describe('stopOnSignals', () => {
   });
 });
 
+const LINGERING = join(ROOT, 'test', 'fixtures', 'lingering.mjs');
+
+/** Starts the built CLI with `args` (an app that keeps a timer); its stderr so far, and its exit code within 5 s. */
+function startLingering(args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exitCode = () => Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
+  return { child, stderr: () => stderr, exitCode };
+}
+
 describe('tsgi fastcgi on SIGTERM', () => {
   it('exits 0 after serving, although the app keeps a setInterval running', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgi-lifecycle-'));
     const path = join(dir, 'tsgi.sock');
-    const child = spawn(process.execPath, [CLI, 'fastcgi', join(ROOT, 'test', 'fixtures', 'lingering.mjs'), '--listen', path], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, stderr, exitCode } = startLingering(['fastcgi', LINGERING, '--listen', path]);
     try {
-      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('fastcgi listening');
+      await expect.poll(stderr, { timeout: 10_000 }).toContain('fastcgi listening');
       const client = await FastCgiClient.connect({ path });
       const res = await client.request({
         params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
@@ -96,9 +103,8 @@ describe('tsgi fastcgi on SIGTERM', () => {
       for await (const chunk of res.body) body += Buffer.from(chunk).toString();
       expect(body).toBe('done\n');
       child.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
-      expect(code).toBe(0);
-      expect(stderr).toContain('SIGTERM, stopping gracefully');
+      expect(await exitCode()).toBe(0);
+      expect(stderr()).toContain('SIGTERM, stopping gracefully');
     } finally {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
@@ -106,17 +112,11 @@ describe('tsgi fastcgi on SIGTERM', () => {
   });
 
   it('exits 0 on SIGTERM under tsgi dev too, although the app keeps a setInterval running', async () => {
-    const child = spawn(process.execPath, [CLI, 'dev', join(ROOT, 'test', 'fixtures', 'lingering.mjs'), '--port', '0'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, stderr, exitCode } = startLingering(['dev', LINGERING, '--port', '0']);
     try {
-      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('development server on');
+      await expect.poll(stderr, { timeout: 10_000 }).toContain('development server on');
       child.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
-      expect(code).toBe(0);
+      expect(await exitCode()).toBe(0);
     } finally {
       child.kill('SIGKILL');
     }
