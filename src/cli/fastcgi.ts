@@ -3,19 +3,27 @@
 // Loaded by main.ts with import() only when a daemon is wanted, so a CGI request never pays for
 // the daemon's code and the node: built-ins it needs (net, http).
 
-import { isIP } from 'node:net';
+import cluster from 'node:cluster';
+import { chmodSync } from 'node:fs';
+import { createServer, isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import type { AppType } from '../adapters/detect.js';
 import { TsgiError } from '../core/errors.js';
 import { startHttpFront } from '../daemon/http-front.js';
-import { stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
+import { createStopper, stopOnSignals, type Stoppable } from '../daemon/lifecycle.js';
 import {
   DEFAULT_SOCKET_MODE,
   formatListenAddress,
   listenError,
+  listenOn,
   parseListenAddress,
+  prepareUnixSocket,
   stdinIsSocket,
   type ListenAddress,
 } from '../daemon/listen.js';
-import { FastCgiServer, parseWebServerAddrs } from '../daemon/server.js';
+import { FastCgiServer, parseWebServerAddrs, type FastCgiServerOptions } from '../daemon/server.js';
+import { WorkerSide } from '../daemon/worker.js';
+import { WorkerPool } from '../daemon/workers.js';
 import { parseCommandArgs } from './args.js';
 import { loadApp } from './load-app.js';
 import { appType, positiveInt } from './options.js';
@@ -53,6 +61,8 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     'web-server-addrs': { type: 'string' },
     http: { type: 'string' },
     type: { type: 'string' },
+    workers: { type: 'string' },
+    'max-requests': { type: 'string' },
   });
   const appSpec = positionals[0];
   if (appSpec === undefined || positionals.length > 1) {
@@ -60,7 +70,12 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
   }
   let address: ListenAddress;
   const systemd = systemdSocket(process.env);
-  if (values.listen !== undefined) {
+  const workerListen = cluster.isWorker ? process.env.TSGI_WORKER_LISTEN : undefined;
+  if (workerListen !== undefined) {
+    // Started by our own primary (servePrimary): the address it resolved, since systemd's
+    // LISTEN_PID names the primary and fd 0 is the primary's stdin.
+    address = parseListenAddress(workerListen);
+  } else if (values.listen !== undefined) {
     address = parseListenAddress(values.listen);
   } else if (systemd !== undefined) {
     address = systemd;
@@ -100,34 +115,141 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     idleTimeoutMs: positiveInt(values['idle-timeout-ms'], '--idle-timeout-ms', 120_000),
     requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 60_000),
   };
+  const workers = values.workers === undefined ? undefined : workerCount(values.workers);
+  const maxRequests = positiveInt(values['max-requests'], '--max-requests', 0);
+  if (maxRequests > 0 && workers === undefined) {
+    throw new TsgiError('TSGI_USAGE', 'tsgi: --max-requests needs --workers: the primary starts each replacement');
+  }
   const log = (line: string): void => void process.stderr.write(line);
+  const serve: ServeOptions = {
+    appSpec,
+    type,
+    log,
+    graceMs,
+    socketMode,
+    server: { log, scriptName, ...limits, multiplex: values['no-multiplex'] !== true, webServerAddrs },
+  };
+  if (workerListen !== undefined) {
+    await serveAsWorker(serve, address, maxRequests);
+    return;
+  }
+  if (workers !== undefined) {
+    await servePrimary(serve, address, workers, front);
+    return;
+  }
   const app = await loadApp(appSpec, type);
   const server = new FastCgiServer({
     app,
-    log,
-    scriptName,
-    ...limits,
-    multiplex: values['no-multiplex'] !== true,
-    webServerAddrs,
+    ...serve.server,
     // A process manager that hands us a socket on fd 0 (mod_fcgid, spawn-fcgi) may start several.
     multiprocess: address.kind === 'fd' && systemd === undefined,
   });
   const bound = await server.listen(address, socketMode);
+  log(`tsgi: fastcgi listening on ${formatListenAddress(bound)}\n`);
   const targets: Stoppable[] = [server];
-  if (front !== undefined && front.kind === 'tcp' && bound.kind !== 'fd') {
-    const upstream = bound.kind === 'tcp' ? { host: bound.host, port: bound.port } : { path: bound.path };
-    const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream, log }).catch((error: unknown) => {
-      throw listenError(front, error);
-    });
-    log(
-      `tsgi: development HTTP front on http://${formatListenAddress({ ...front, port: http.address.port })}/ ` +
-        `-> fastcgi ${formatListenAddress(bound)} (development only: put nginx or Apache in front in production)\n`,
-    );
-    targets.push({ close: () => http.close(), destroy: () => void http.close() });
-  }
+  if (front !== undefined) targets.push(await startFront(front, bound, log));
   // Exit once stopped: the app may hold the event loop open for ever (a module-level setInterval).
   stopOnSignals(targets, log, graceMs, { exit: (code) => process.exit(code) });
 }
+
+/** What every way of serving needs, from the command line. */
+interface ServeOptions {
+  appSpec: string;
+  type: AppType | undefined;
+  log: (line: string) => void;
+  graceMs: number;
+  socketMode: number;
+  server: Omit<FastCgiServerOptions, 'app'>;
+}
+
+/**
+ * `--workers N`, the primary: readies the socket, starts the workers (daemon/workers.ts), and stops
+ * (SIGTERM, SIGINT, SIGQUIT) or reloads them (SIGHUP). It never loads the app.
+ */
+async function servePrimary(serve: ServeOptions, address: ListenAddress, workers: number, front: ListenAddress | undefined): Promise<void> {
+  const log = serve.log;
+  if (address.kind === 'unix') await prepareUnixSocket(address);
+  // Port 0 ("any free port") is chosen here, once: node:cluster binds a socket per address asked
+  // for, and binds again after every worker was gone, so each worker must ask for the same port.
+  if (address.kind === 'tcp' && address.port === 0) address = { ...address, port: await freePort(address) };
+  let bound: ListenAddress | undefined;
+  const env = { TSGI_WORKER_LISTEN: formatListenAddress(address) };
+  const pool = new WorkerPool({
+    workers,
+    env,
+    inheritFd: address.kind === 'fd' ? address.fd : undefined,
+    log,
+    onListening: (reported) => {
+      if (bound === undefined && reported !== undefined) bound = parseListenAddress(reported);
+      // node:cluster binds a unix socket when the first worker listens, and again after every
+      // worker was gone: its mode is ours to set each time.
+      if (address.kind === 'unix') chmodSync(address.path, serve.socketMode);
+    },
+  });
+  await pool.start();
+  const where = formatListenAddress(bound ?? address);
+  log(`tsgi: fastcgi listening on ${where} with ${workers} worker(s) (${pool.pids.join(', ')}; primary ${process.pid}): SIGHUP reloads the app, SIGTERM stops\n`);
+  const targets: Stoppable[] = [pool];
+  if (front !== undefined) targets.push(await startFront(front, bound ?? address, log));
+  stopOnSignals(targets, log, serve.graceMs, { exit: (code) => process.exit(code) });
+  process.on('SIGHUP', () => void pool.reload());
+}
+
+/** A worker started by {@link servePrimary}: loads the app, listens on the shared socket, obeys the primary. */
+async function serveAsWorker(serve: ServeOptions, address: ListenAddress, maxRequests: number): Promise<void> {
+  const app = await loadApp(serve.appSpec, serve.type);
+  const targets: Stoppable[] = [];
+  const stopper = createStopper(targets, serve.log, serve.graceMs, { exit: (code) => process.exit(code) });
+  const side = new WorkerSide({ maxRequests, send: (message) => process.send?.(message, undefined, {}, ignore), stopper });
+  const server = new FastCgiServer({ app, ...serve.server, multiprocess: true, onRequestDone: () => side.requestDone() });
+  targets.push(server);
+  stopOnSignals(stopper, serve.log);
+  process.on('message', (message) => side.receive(message));
+  // SIGHUP is the primary's (a terminal hang-up reaches the whole group): never the default exit.
+  process.on('SIGHUP', () => {});
+  const bound = await server.listen(address, serve.socketMode, true);
+  side.listening(formatListenAddress(bound));
+}
+
+/** A port free on `address.host` now: bound to port 0 and closed again. */
+async function freePort(address: { kind: 'tcp'; host: string }): Promise<number> {
+  const probe = createServer();
+  const bound = await listenOn(probe, { ...address, port: 0 });
+  await new Promise((resolve) => probe.close(resolve));
+  return bound.kind === 'tcp' ? bound.port : 0;
+}
+
+/** Starts the development HTTP front (`--http`) forwarding to the daemon at `upstream`. */
+async function startFront(front: ListenAddress, upstream: ListenAddress, log: (line: string) => void): Promise<Stoppable> {
+  if (front.kind !== 'tcp' || upstream.kind === 'fd') throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT');
+  const target = upstream.kind === 'tcp' ? { host: upstream.host, port: upstream.port } : { path: upstream.path };
+  const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream: target, log }).catch((error: unknown) => {
+    throw listenError(front, error);
+  });
+  log(
+    `tsgi: development HTTP front on http://${formatListenAddress({ ...front, port: http.address.port })}/ ` +
+      `-> fastcgi ${formatListenAddress(upstream)} (development only: put nginx or Apache in front in production)\n`,
+  );
+  return { close: () => http.close(), destroy: () => void http.close() };
+}
+
+/**
+ * Reads `--workers`: a whole number from 1 to 256, or `auto` for one per CPU the process may use
+ * (`os.availableParallelism()`).
+ * @throws {TsgiError} code `TSGI_USAGE` for anything else.
+ */
+export function workerCount(text: string): number {
+  if (text === 'auto') return Math.min(MAX_WORKERS, availableParallelism());
+  const count = positiveInt(text, '--workers', 1);
+  if (count > MAX_WORKERS) throw new TsgiError('TSGI_USAGE', `tsgi: invalid --workers ${text}; at most ${MAX_WORKERS}`);
+  return count;
+}
+
+/** An IPC send's callback: a send failing because the primary is gone is not worth a crash (cluster then ends us). */
+function ignore(): void {}
+
+/** More workers than this is a typo, not a deployment. */
+const MAX_WORKERS = 256;
 
 /**
  * The first socket systemd passed us (socket activation: LISTEN_PID is our pid, LISTEN_FDS >= 1;

@@ -42,6 +42,10 @@ FastCGI options:
   --request-timeout-ms MS     drop a connection whose request waits this long for params or
                               body bytes (default 60000)
   --web-server-addrs A,B      only these addresses may connect (default: FCGI_WEB_SERVER_ADDRS)
+  --workers N|auto     N worker processes accepting on the socket, under a primary that
+                       replaces one that dies (auto: one per CPU); SIGHUP reloads them
+                       gracefully (new app code), SIGTERM stops them (default: one process)
+  --max-requests N     with --workers: replace a worker once it has served N requests
   --http HOST:PORT     also start a development-only HTTP front forwarding to the daemon
 
 dev options:

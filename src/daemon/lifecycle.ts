@@ -1,4 +1,4 @@
-// Wires process signals to the daemon's graceful and immediate stop.
+// Wires process signals (and a worker's orders from its primary) to the daemon's graceful and immediate stop.
 
 /** Something that can stop gracefully within a deadline and at once. */
 export interface Stoppable {
@@ -6,7 +6,7 @@ export interface Stoppable {
   destroy(): void;
 }
 
-/** Options for {@link stopOnSignals}. */
+/** Options for {@link stopOnSignals} and {@link createStopper}. */
 export interface StopOptions {
   /**
    * Called with the exit status once every target has closed (0) or on a second signal (1). The
@@ -18,37 +18,66 @@ export interface StopOptions {
   exit?: (code: number) => void;
 }
 
+/** Stops a set of targets once: gracefully, or at once. */
+export interface Stopper {
+  /**
+   * Starts the graceful stop, logging `why`: every target closes within the grace period, then
+   * the process exits 0. Returns false (and does nothing) when a stop is already under way.
+   */
+  stop(why: string): boolean;
+  /** Stops at once, logging `why`: destroys every target and exits 1. */
+  stopNow(why: string): void;
+}
+
+/**
+ * Makes the {@link Stopper} for `targets`.
+ * @param graceMs - milliseconds running requests get to finish; default 30000.
+ * @param options - what ends the process; see {@link StopOptions}.
+ */
+export function createStopper(targets: Stoppable[], log: (line: string) => void, graceMs = 30_000, options: StopOptions = {}): Stopper {
+  const exit = options.exit;
+  let stopping = false;
+  return {
+    stop(why) {
+      if (stopping) return false;
+      stopping = true;
+      log(`tsgi: ${why}, stopping gracefully (up to ${graceMs} ms)\n`);
+      void Promise.all(targets.map((target) => target.close(graceMs))).then(() => {
+        if (exit !== undefined) exit(0);
+        else process.exitCode = 0;
+      });
+      return true;
+    },
+    stopNow(why) {
+      stopping = true;
+      log(`tsgi: ${why}, stopping now\n`);
+      for (const target of targets) target.destroy();
+      if (exit !== undefined) exit(1);
+      else process.exit(1);
+    },
+  };
+}
+
 /**
  * SIGTERM, SIGINT (and SIGQUIT): graceful stop within `graceMs` (as PHP-FPM's SIGQUIT and gunicorn's
  * SIGTERM); a second signal stops at once. Once every target has closed (after the grace deadline,
  * by destroying what was left), `options.exit(0)` is called.
+ * @param targets - what to stop, or a {@link Stopper} already made for them (a worker shares its
+ *   own with its primary's orders).
  * @param graceMs - milliseconds running requests get to finish; default 30000.
  * @param options - what ends the process; see {@link StopOptions}.
  * @returns a function that removes the signal handlers again.
  * @example stopOnSignals([server], log, 10_000, { exit: (code) => process.exit(code) });
  */
 export function stopOnSignals(
-  targets: Stoppable[],
+  targets: Stoppable[] | Stopper,
   log: (line: string) => void,
   graceMs = 30_000,
   options: StopOptions = {},
 ): () => void {
-  const exit = options.exit;
-  let stopping = false;
+  const stopper = Array.isArray(targets) ? createStopper(targets, log, graceMs, options) : targets;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log(`tsgi: ${signal} again, stopping now\n`);
-      for (const target of targets) target.destroy();
-      if (exit !== undefined) exit(1);
-      else process.exit(1);
-      return;
-    }
-    stopping = true;
-    log(`tsgi: ${signal}, stopping gracefully (up to ${graceMs} ms)\n`);
-    void Promise.all(targets.map((target) => target.close(graceMs))).then(() => {
-      if (exit !== undefined) exit(0);
-      else process.exitCode = 0;
-    });
+    if (!stopper.stop(signal)) stopper.stopNow(`${signal} again`);
   };
   const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
   for (const signal of signals) process.on(signal, onSignal);

@@ -67,23 +67,39 @@ export function stdinIsSocket(): boolean {
 }
 
 /**
+ * Readies a unix socket's path for binding: its directory must exist, and a stale socket file
+ * (nothing accepts on it: a previous daemon died) is removed. A live one is an error.
+ * @throws {TsgiError} code `TSGI_LISTEN` when the directory is missing, the path is not a socket,
+ *   or another process accepts on it.
+ */
+export async function prepareUnixSocket(address: { kind: 'unix'; path: string }): Promise<void> {
+  // Node reports a missing directory as EACCES ("permission denied"), which sends people looking
+  // at permissions: say what is missing.
+  const directory = dirname(resolve(address.path));
+  if (!existsSync(directory)) {
+    throw listenError(address, `the directory ${directory} does not exist (create it; under systemd, RuntimeDirectory=)`);
+  }
+  await removeStaleSocket(address.path);
+}
+
+/**
  * Makes `server` listen on `address`. For a unix socket, a stale socket file (nothing accepts on it)
  * is removed first, a live one is an error, and the new socket gets `socketMode`.
  * @param socketMode - permissions for a new unix socket; default {@link DEFAULT_SOCKET_MODE} (0660).
+ * @param shared - true in a worker process (daemon/worker.ts): the primary readied the unix socket's
+ *   path and sets its mode, and binds the socket (node:cluster) for every worker; an inherited fd
+ *   is listened on directly, by each worker on its own copy. Default false.
  * @returns the address actually bound (the port is filled in when 0 was asked).
  * @throws {TsgiError} code `TSGI_LISTEN` when the address is in use, is not a socket, or cannot be
  *   bound (a unix socket's directory missing, too).
  */
-export async function listenOn(server: Server, address: ListenAddress, socketMode = DEFAULT_SOCKET_MODE): Promise<ListenAddress> {
-  if (address.kind === 'unix') {
-    // Node reports a missing directory as EACCES ("permission denied"), which sends people looking
-    // at permissions: say what is missing.
-    const directory = dirname(resolve(address.path));
-    if (!existsSync(directory)) {
-      throw listenError(address, `the directory ${directory} does not exist (create it; under systemd, RuntimeDirectory=)`);
-    }
-    await removeStaleSocket(address.path);
-  }
+export async function listenOn(
+  server: Server,
+  address: ListenAddress,
+  socketMode = DEFAULT_SOCKET_MODE,
+  shared = false,
+): Promise<ListenAddress> {
+  if (address.kind === 'unix' && !shared) await prepareUnixSocket(address);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => reject(listenError(address, error));
     server.once('error', onError);
@@ -93,10 +109,12 @@ export async function listenOn(server: Server, address: ListenAddress, socketMod
     };
     if (address.kind === 'tcp') server.listen({ host: address.host, port: address.port }, done);
     else if (address.kind === 'unix') server.listen({ path: address.path }, done);
-    else server.listen({ fd: address.fd }, done);
+    // exclusive: in a worker, listen on the inherited descriptor itself, not through the primary
+    // (node:cluster would have the primary open it, and close it when its last worker exits).
+    else server.listen({ fd: address.fd, exclusive: shared }, done);
   });
   if (address.kind === 'unix') {
-    chmodSync(address.path, socketMode);
+    if (!shared) chmodSync(address.path, socketMode);
     return address;
   }
   const bound = server.address();

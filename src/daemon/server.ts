@@ -45,6 +45,8 @@ export interface FastCgiServerOptions {
    * closed at once. Default: anyone who can reach the socket.
    */
   webServerAddrs?: string[];
+  /** Called each time a request ends, whatever its outcome (a worker counts them for `--max-requests`). */
+  onRequestDone?: () => void;
 }
 
 /**
@@ -101,6 +103,7 @@ export class FastCgiServer {
       idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
       lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
+      onRequestDone: options.onRequestDone,
     };
     this.#allowed = options.webServerAddrs === undefined ? undefined : new Set(options.webServerAddrs.map(plainAddress));
     // allowHalfOpen: the connection decides what a half-close means (an abort when a request is
@@ -139,11 +142,13 @@ export class FastCgiServer {
   /**
    * Starts listening.
    * @param socketMode - permissions for a new unix socket (default 0660).
+   * @param shared - true in a worker process: the socket is shared with the other workers (see
+   *   {@link listenOn}). Default false.
    * @returns the bound address (with the real port when 0 was asked).
    * @throws {TsgiError} code `TSGI_LISTEN` (see {@link listenOn}).
    */
-  async listen(address: ListenAddress, socketMode?: number): Promise<ListenAddress> {
-    const bound = await listenOn(this.#server, address, socketMode);
+  async listen(address: ListenAddress, socketMode?: number, shared = false): Promise<ListenAddress> {
+    const bound = await listenOn(this.#server, address, socketMode, shared);
     // Added once listening, so a bind failure stays listenOn's error. Node emits 'error' when
     // accept() fails (ENOBUFS, ENOMEM; EMFILE/ENFILE only when libuv's spare descriptor is gone:
     // usually libuv accepts and closes those connections itself, unseen). Without a listener the

@@ -66,6 +66,8 @@ export interface ConnectionOptions {
   multiprocess: boolean;
   /** The app's mount point (`--script-name`), or undefined to keep the front server's split. */
   scriptName: string | undefined;
+  /** Called each time a request ends, however it ended (a worker counts them for `--max-requests`). */
+  onRequestDone?: (() => void) | undefined;
 }
 
 /**
@@ -185,6 +187,7 @@ export class FastCgiConnection implements RequestHost {
     if (this.#requests.get(request.id) === request) {
       this.#requests.delete(request.id);
       this.#timeouts.forget(request.id);
+      this.#options.onRequestDone?.();
     }
     if (next === 'cut') {
       this.#cut(request.resetToCut);

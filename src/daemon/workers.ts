@@ -1,0 +1,268 @@
+// Runs the daemon's worker processes from the primary's side (node:cluster): start, replace, reload, stop.
+
+import cluster, { type Worker } from 'node:cluster';
+import { TsgiError } from '../core/errors.js';
+import type { Stoppable } from './lifecycle.js';
+import { isWorkerMessage, type WorkerMessage } from './worker.js';
+
+/** Options for {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Worker processes to keep serving (at least 1). */
+  workers: number;
+  /** Added to every worker's environment (the CLI passes the listen address it resolved). */
+  env: Record<string, string>;
+  /**
+   * A listening descriptor the primary inherited (fd:N, systemd's fd 3) to hand every worker at the
+   * same number; undefined when the workers listen by address. fd 0 is passed on anyway (stdin).
+   */
+  inheritFd?: number;
+  /** Log line sink (newline included). */
+  log: (line: string) => void;
+  /**
+   * Called each time a worker reports that it listens, with the address it reported (formatted, the
+   * real port when 0 was asked). The CLI sets a unix socket's mode then.
+   */
+  onListening?: (address: string | undefined) => void;
+}
+
+/** How long a worker must have lived for its exit not to count as a crash loop, in ms. */
+const QUICK_EXIT_MS = 10_000;
+/** The longest wait before starting a worker again after crashes in a row, in ms. */
+const MAX_RESPAWN_DELAY_MS = 10_000;
+/** How long workers get past the grace period to exit before they are killed, in ms. */
+const EXIT_MARGIN_MS = 5_000;
+
+/**
+ * The wait before starting a worker in place of one that exited unexpectedly: none after a worker
+ * that lived a while; 100 ms after one that died young, doubling with each young death in a row,
+ * up to 10 s. An app that crashes at once then costs a fork every 10 s, not a fork loop.
+ * @param youngDeaths - unexpected exits in a row, each within 10 s of its worker's start.
+ * @returns milliseconds.
+ */
+export function respawnDelayMs(youngDeaths: number): number {
+  if (youngDeaths <= 0) return 0;
+  return Math.min(MAX_RESPAWN_DELAY_MS, 100 * 2 ** Math.min(youngDeaths - 1, 20));
+}
+
+/** What a worker is doing, as the primary sees it. */
+type State = 'starting' | 'ready' | 'retiring' | 'stopping';
+
+interface Entry {
+  worker: Worker;
+  state: State;
+  startedAt: number;
+  /** Settles when the worker listens (resolve) or exits before that (reject). */
+  ready: Promise<void>;
+  settleReady: (error?: Error) => void;
+  /** A retiring worker this one takes over from: told to stop once this one listens. */
+  replaces: Entry | undefined;
+  /** Started by startSet, which handles its failure to start. */
+  inSet: boolean;
+}
+
+/**
+ * A pool of worker processes serving one listening socket, as PHP-FPM's master and gunicorn's
+ * arbiter keep theirs. Each worker runs the whole daemon (the CLI again, node:cluster's fork) and
+ * accepts connections itself: a TCP or unix socket is bound once by the primary and shared
+ * (`SCHED_NONE`: no connection passes through the primary); an inherited descriptor is passed to
+ * every worker. The primary never loads the app.
+ * - start: one worker first, the others once it listens, so an app that cannot load fails once.
+ * - a worker that exits unexpectedly is replaced, after {@link respawnDelayMs} when it died young;
+ * - a worker that served `--max-requests` asks to retire: its replacement starts, and once that one
+ *   listens the old one finishes its requests and exits;
+ * - reload (SIGHUP): a new set of workers starts (new app code, new tsgi), and once all of them
+ *   listen the old ones stop gracefully; if one cannot start, the old ones stay;
+ * - close: every worker stops gracefully (its own `--grace-ms`), and is killed 5 s after that.
+ * @example
+ * const pool = new WorkerPool({ workers: 4, env: { TSGI_WORKER_LISTEN: '127.0.0.1:9000' }, log });
+ * await pool.start();
+ * process.on('SIGHUP', () => void pool.reload());
+ */
+export class WorkerPool implements Stoppable {
+  readonly #options: WorkerPoolOptions;
+  readonly #entries = new Map<Worker, Entry>();
+  readonly #respawns = new Set<NodeJS.Timeout>();
+  #youngDeaths = 0;
+  #stopping = false;
+  #reloading = false;
+  #allGone: (() => void) | undefined;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+  }
+
+  /** Process ids of the workers now running, in start order. */
+  get pids(): number[] {
+    return [...this.#entries.keys()].map((worker) => worker.process.pid ?? 0);
+  }
+
+  /**
+   * Starts the workers.
+   * @returns once every worker listens.
+   * @throws {TsgiError} code `TSGI_WORKER_START` when a worker exits before it listens (the app
+   *   failed to load, the address could not be bound: the worker logged why); no worker is left.
+   */
+  async start(): Promise<void> {
+    // Workers accept on the shared socket themselves; the default (round-robin) would make the
+    // primary accept every connection and pass it on over IPC.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    const fd = this.#options.inheritFd;
+    if (fd !== undefined && fd > 2) {
+      // The inherited listening socket at its own number in each worker, then node:cluster's IPC.
+      const stdio: Array<'inherit' | 'ignore' | 'ipc' | number> = ['inherit', 'inherit', 'inherit'];
+      for (let i = 3; i < fd; i++) stdio.push('ignore');
+      stdio.push(fd, 'ipc');
+      cluster.setupPrimary({ stdio });
+    } else {
+      cluster.setupPrimary({});
+    }
+    cluster.on('message', (worker, message) => this.#onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
+    try {
+      await this.#startSet();
+    } catch (error) {
+      this.destroy();
+      throw error;
+    }
+  }
+
+  /**
+   * Graceful reload (SIGHUP): starts a new set of workers and, once all of them listen, stops the old
+   * ones gracefully. Ignored while stopping or while another reload runs; logs what happened.
+   */
+  async reload(): Promise<void> {
+    if (this.#stopping || this.#reloading) return;
+    this.#reloading = true;
+    const old = [...this.#entries.values()].filter((entry) => entry.state !== 'stopping');
+    this.#options.log(`tsgi: reloading: starting ${this.#options.workers} new worker(s)\n`);
+    try {
+      const started = await this.#startSet();
+      for (const entry of old) this.#order(entry, 'stop');
+      this.#options.log(
+        `tsgi: reloaded: workers ${started.map(pidOf).join(', ')} listen; the old ones finish their requests\n`,
+      );
+    } catch (error) {
+      this.#options.log(`${error instanceof Error ? error.message : String(error)}; the running workers stay\n`);
+    } finally {
+      this.#reloading = false;
+    }
+  }
+
+  /** Graceful stop: every worker finishes its requests within its grace period, then exits. */
+  close(graceMs: number): Promise<void> {
+    this.#beginStop();
+    const gone = this.#whenAllGone();
+    for (const entry of this.#entries.values()) this.#order(entry, 'stop');
+    const kill = setTimeout(() => this.destroy(), graceMs + EXIT_MARGIN_MS);
+    return gone.finally(() => clearTimeout(kill));
+  }
+
+  /** Immediate stop: kills every worker. */
+  destroy(): void {
+    this.#beginStop();
+    for (const entry of this.#entries.values()) entry.worker.process.kill('SIGKILL');
+  }
+
+  #beginStop(): void {
+    this.#stopping = true;
+    for (const timer of this.#respawns) clearTimeout(timer);
+    this.#respawns.clear();
+  }
+
+  #whenAllGone(): Promise<void> {
+    if (this.#entries.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#allGone = resolve));
+  }
+
+  /**
+   * Starts `workers` workers, one first and the rest once it listens.
+   * @returns their entries, once all listen.
+   * @throws {TsgiError} `TSGI_WORKER_START` when one exits first; the others of the set are stopped.
+   */
+  async #startSet(): Promise<Entry[]> {
+    const set: Entry[] = [];
+    try {
+      set.push(this.#fork(undefined, true));
+      await set[0]!.ready;
+      for (let i = 1; i < this.#options.workers; i++) set.push(this.#fork(undefined, true));
+      await Promise.all(set.map((entry) => entry.ready));
+      return set;
+    } catch (error) {
+      for (const entry of set) if (this.#entries.has(entry.worker)) this.#order(entry, 'stop');
+      throw error;
+    }
+  }
+
+  #fork(replaces: Entry | undefined, inSet = false): Entry {
+    const worker = cluster.fork(this.#options.env);
+    let settleReady!: (error?: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      settleReady = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // Only startSet awaits this; a replacement that exits first is handled by #onExit.
+    ready.catch(() => {});
+    const entry: Entry = { worker, state: 'starting', startedAt: Date.now(), ready, settleReady, replaces, inSet };
+    // A failed IPC send (the worker just died) is reported by its 'exit' too.
+    worker.on('error', () => {});
+    this.#entries.set(worker, entry);
+    return entry;
+  }
+
+  #onMessage(worker: Worker, message: unknown): void {
+    const entry = this.#entries.get(worker);
+    if (entry === undefined) return;
+    if (isWorkerMessage(message, 'listening') && entry.state === 'starting') {
+      entry.state = 'ready';
+      const address = (message as { address?: unknown }).address;
+      this.#options.onListening?.(typeof address === 'string' ? address : undefined);
+      entry.settleReady();
+      const old = entry.replaces;
+      if (old !== undefined && this.#entries.has(old.worker)) this.#order(old, 'stop');
+      entry.replaces = undefined;
+    } else if (isWorkerMessage(message, 'retiring') && entry.state === 'ready' && !this.#stopping) {
+      entry.state = 'retiring';
+      this.#fork(entry);
+    }
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const entry = this.#entries.get(worker);
+    if (entry === undefined) return;
+    this.#entries.delete(worker);
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    if (entry.state === 'starting') {
+      entry.settleReady(
+        new TsgiError('TSGI_WORKER_START', `tsgi: worker ${pidOf(entry)} ${how} before it listened (its error is above)`),
+      );
+    }
+    if (this.#entries.size === 0) this.#allGone?.();
+    if (this.#stopping || entry.state === 'stopping') return;
+    // Starting as part of a set: startSet decides (the first start fails, a reload keeps the old set).
+    if (entry.state === 'starting' && entry.inSet) return;
+    const young = Date.now() - entry.startedAt < QUICK_EXIT_MS;
+    this.#youngDeaths = young ? this.#youngDeaths + 1 : 0;
+    const delay = respawnDelayMs(this.#youngDeaths);
+    // A retiring worker's replacement is already on its way; a starting replacement is redone.
+    if (entry.state === 'retiring') {
+      this.#options.log(`tsgi: worker ${pidOf(entry)} ${how} while retiring\n`);
+      return;
+    }
+    this.#options.log(`tsgi: worker ${pidOf(entry)} ${how}; starting another${delay > 0 ? ` in ${delay} ms` : ''}\n`);
+    const timer = setTimeout(() => {
+      this.#respawns.delete(timer);
+      if (!this.#stopping) this.#fork(entry.replaces);
+    }, delay);
+    this.#respawns.add(timer);
+  }
+
+  #order(entry: Entry, order: WorkerMessage['tsgi'] & ('stop' | 'stop-now')): void {
+    entry.state = 'stopping';
+    const worker = entry.worker;
+    if (worker.isConnected()) worker.send({ tsgi: order } satisfies WorkerMessage, () => {});
+    else worker.process.kill('SIGTERM');
+  }
+}
+
+function pidOf(entry: Entry): number {
+  return entry.worker.process.pid ?? 0;
+}
