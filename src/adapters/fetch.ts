@@ -3,7 +3,7 @@
 import { TsgiError } from '../core/errors.js';
 import { isBodyless } from '../core/status.js';
 import type { App, Body, Chunk, Environ, HeaderList, InputStream } from '../core/types.js';
-import { bodyFraming, requestHeaders, requestUrl, toByteString } from './environ-request.js';
+import { bodyFraming, requestHeaders, requestHost, requestTarget, toByteString } from './environ-request.js';
 import { statusLine } from './reason-phrase.js';
 import { endToEndHeaders } from './response-headers.js';
 
@@ -34,8 +34,8 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 /**
  * Turns a fetch-style handler into a TSGI app. For each request:
  * - the `Request` URL is rebuilt from the environ (docs/spec.md "URL reconstruction": scheme, Host,
- *   PATH_INFO re-quoted — below the mount point unless `includeScriptName` — QUERY_STRING); its headers are the `HTTP_*` keys plus
- *   Content-Type/Content-Length, without hop-by-hop fields (values above U+00FF are passed as their
+ *   PATH_INFO re-quoted — below the mount point unless `includeScriptName` — QUERY_STRING); its headers are Host (the URL's),
+ *   the `HTTP_*` keys and Content-Type/Content-Length, without hop-by-hop fields (values above U+00FF are passed as their
  *   UTF-8 bytes, as Node would); `request.signal` aborts when `tsgi.signal` does;
  * - the body (not for GET/HEAD, and only when the request has one: see `bodyFraming`) is a
  *   `ReadableStream` that pulls from `tsgi.input` only when the handler reads: nothing is read ahead;
@@ -87,6 +87,7 @@ export function fromFetch(handler: FetchHandler, options: FetchOptions = {}): Ap
 /** The Request for an environ, or why there cannot be one. */
 function makeRequest(environ: Environ, includeScriptName: boolean): Request | string {
   const headers = new Headers();
+  const host = requestHost(environ);
   const dropped = (name: string, reason: string): void =>
     environ['tsgi.errors'].write(`tsgi: fetch adapter: request header ${name} left out: ${reason}\n`);
   for (const [name, value] of requestHeaders(environ, dropped)) {
@@ -102,8 +103,12 @@ function makeRequest(environ: Environ, includeScriptName: boolean): Request | st
     init.body = inputStream(environ['tsgi.input']);
     init.duplex = 'half'; // Node requires it for a stream body (WHATWG fetch "RequestInit duplex")
   }
-  const url = requestUrl(environ, includeScriptName);
+  const url = `${environ['tsgi.url_scheme']}://${host}${requestTarget(environ, includeScriptName)}`;
   try {
+    // Host too, as every fetch server gives it (@hono/node-server copies rawHeaders, Deno and Bun
+    // keep it): handlers read it (`c.req.header('host')`) for virtual hosts and origin checks.
+    // A value Headers refuses also makes the URL unparseable: both are the 400 below.
+    headers.append('host', toByteString(host));
     return new Request(url, init);
   } catch (error) {
     // new Request throws TypeError for an invalid URL (a bad Host header) or a forbidden method.

@@ -32,6 +32,16 @@ describe('fromFetch: the Request', () => {
     expect(second).toBe(environ); // the environ is the second argument (Hono's c.env)
   });
 
+  it('gives the Request a Host header, as @hono/node-server, Deno and Bun do (virtual hosts, origin checks)', async () => {
+    const app = fromFetch((request) => new Response(`${request.headers.get('host')} ${new URL(request.url).host}`));
+    const client = new TestClient(app);
+    expect((await client.get('/', { Host: 'example.org:8080' })).text()).toBe('example.org:8080 example.org:8080');
+    // No Host from the client (HTTP/1.0): the URL's own, SERVER_NAME and a non-default SERVER_PORT.
+    const { environ } = environFor({ url: '/', extra: { SERVER_NAME: 'fallback.test', SERVER_PORT: '8443', HTTPS: 'on' } });
+    delete environ.HTTP_HOST;
+    expect((await drive(app, environ)).body.toString()).toBe('fallback.test:8443 fallback.test:8443');
+  });
+
   it('puts SCRIPT_NAME in the URL with includeScriptName (for handlers told their base path)', async () => {
     let seen: Request | undefined;
     const app = fromFetch((request) => ((seen = request), new Response('ok')), { includeScriptName: true });
