@@ -328,7 +328,7 @@ export class ExchangeSocket extends MemorySocket {
   override _final(callback: (error?: Error | null) => void): void {
     // socket.end() from node:http: a close-delimited body (HTTP/1.0, `Connection: close`) ends here.
     if (this.#state === Response.Waiting || this.#state === Response.Parsed) this.#parse(undefined);
-    else if (this.#state === Response.Direct) this.#fail(truncated());
+    else if (this.#state === Response.Direct) this.#fail(truncated('closed'));
     callback();
   }
 
@@ -336,7 +336,7 @@ export class ExchangeSocket extends MemorySocket {
     this.#unwatch();
     if (this.#state !== Response.Ended && this.#state !== Response.Failed) {
       if (this.environ['tsgi.signal'].aborted) this.#fail(new RequestAbortedError());
-      else if (this.#state === Response.Direct) this.#fail(truncated());
+      else if (this.#state === Response.Direct) this.#fail(truncated('closed'));
       else this.#parse(undefined); // NO_RESPONSE or TRUNCATED unless close-delimited
     }
     this.#release();
@@ -364,7 +364,7 @@ export class ExchangeSocket extends MemorySocket {
   #receive(chunk: Buffer): void {
     if (chunk === END_OF_RESPONSE) {
       if (this.#state === Response.Direct) {
-        if (this.#remaining > 0) this.#fail(truncated());
+        if (this.#remaining > 0) this.#fail(truncated('length'));
         else this.#end();
       }
       return;

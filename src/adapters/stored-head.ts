@@ -63,7 +63,16 @@ function badResponse(message: string): TsgiError {
   return new TsgiError('TSGI_NODE_BAD_RESPONSE', `tsgi: node adapter: ${message}`);
 }
 
-/** The error for a response that ended before its Content-Length: `TSGI_NODE_TRUNCATED`. */
-export function truncated(): TsgiError {
-  return new TsgiError('TSGI_NODE_TRUNCATED', 'tsgi: node adapter: the response ended before its Content-Length was sent');
+/**
+ * The error for an incomplete response, `TSGI_NODE_TRUNCATED`: it ended before its Content-Length
+ * (`'length'`), or the connection was closed or ended before the response was (`'closed'`: Express's
+ * answer to an error after the head, finalhandler's `req.socket.destroy()`, with or without a length).
+ */
+export function truncated(why: 'length' | 'closed'): TsgiError {
+  return new TsgiError(
+    'TSGI_NODE_TRUNCATED',
+    why === 'length'
+      ? 'tsgi: node adapter: the response ended before its Content-Length was sent'
+      : 'tsgi: node adapter: the connection was closed before the response was complete',
+  );
 }

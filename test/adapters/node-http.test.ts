@@ -295,6 +295,21 @@ describe('fromNodeHttp: res', () => {
     expect(after.cutOff).toBe(true);
   });
 
+  it('cuts off, and says why, a response Express abandons after its head (finalhandler destroys the socket)', async () => {
+    const app = express().get('/', async (_req, res) => {
+      res.write('partial');
+      await new Promise((resolve) => setImmediate(resolve));
+      throw new Error('midway');
+    });
+    app.set('env', 'test'); // finalhandler then keeps the stack off the console
+    const res = await new TestClient(fromNodeHttp(app)).get('/');
+    expect(res.cutOff).toBe(true);
+    expect(res.text()).toBe('partial');
+    // No Content-Length was declared: the log must not send the reader looking for one.
+    expect(res.log.join('')).toMatch(/TSGI_NODE_TRUNCATED|connection was closed before the response was complete/);
+    expect(res.log.join('')).not.toMatch(/Content-Length/);
+  });
+
   it('reports a listener that closes the connection without a response', async () => {
     const res = await new TestClient(fromNodeHttp((req) => req.socket.destroy())).get('/');
     expect(res.status).toBe(500);
