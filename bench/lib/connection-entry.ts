@@ -114,6 +114,7 @@ const hosted: App =
 new FastCgiConnection(socket as never, 1, {
   app: hosted,
   log: (line) => process.stderr.write(line),
+  echoErrors: false,
   maxConns: 1,
   multiplex: false,
   maxRequestsPerConnection: 1,

@@ -127,7 +127,15 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     log,
     graceMs,
     socketMode,
-    server: { log, scriptName, ...limits, multiplex: values['no-multiplex'] !== true, webServerAddrs },
+    server: {
+      log,
+      // The --http front does not relay FCGI_STDERR: the app's tsgi.errors reach the terminal here.
+      echoErrors: front !== undefined,
+      scriptName,
+      ...limits,
+      multiplex: values['no-multiplex'] !== true,
+      webServerAddrs,
+    },
   };
   if (workerListen !== undefined) {
     await serveAsWorker(serve, address, maxRequests);
@@ -223,7 +231,7 @@ async function freePort(address: { kind: 'tcp'; host: string }): Promise<number>
 async function startFront(front: ListenAddress, upstream: ListenAddress, log: (line: string) => void): Promise<Stoppable> {
   if (front.kind !== 'tcp' || upstream.kind === 'fd') throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT');
   const target = upstream.kind === 'tcp' ? { host: upstream.host, port: upstream.port } : { path: upstream.path };
-  const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream: target, log }).catch((error: unknown) => {
+  const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream: target, log, relayStderr: false }).catch((error: unknown) => {
     throw listenError(front, error);
   });
   log(

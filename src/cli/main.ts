@@ -47,6 +47,7 @@ FastCGI options:
                        gracefully (new app code), SIGTERM stops them (default: one process)
   --max-requests N     with --workers: replace a worker once it has served N requests
   --http HOST:PORT     also start a development-only HTTP front forwarding to the daemon
+                       (the app's tsgi.errors then also go to the daemon's stderr)
 
 dev options:
   --host HOST          interface to listen on (default 127.0.0.1)

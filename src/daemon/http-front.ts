@@ -16,6 +16,13 @@ export interface HttpFrontOptions {
   scriptName?: string;
   /** Log sink, newline included as the daemon's: a line per request, stderr line and failure (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Log each line the daemon sends as FCGI_STDERR, as `tsgi-dev-front: FastCGI stderr: <line>`
+   * (default true). `tsgi fastcgi --http` turns it off: the daemon runs in the same process and
+   * writes those lines to the same stderr itself (see FastCgiServerOptions `echoErrors`), so
+   * relaying them would show each one twice.
+   */
+  relayStderr?: boolean;
 }
 
 /** Idle keep-alive FastCGI connections kept for reuse; more are opened while all are busy. */
@@ -93,7 +100,15 @@ async function forward(req: http.IncomingMessage, params: Record<string, string>
   }
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, pool: ConnectionPool, scriptName: string, log: (line: string) => void) {
+/** What every request of one front shares. */
+interface FrontContext {
+  pool: ConnectionPool;
+  scriptName: string;
+  relayStderr: boolean;
+  log: (line: string) => void;
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, { pool, scriptName, relayStderr, log }: FrontContext) {
   const started = Date.now();
   const done = (status: number | string): void => log(`${req.method} ${req.url} ${status} ${Date.now() - started}ms`);
   let params: Record<string, string>;
@@ -144,7 +159,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, pool:
     else sendError(res, 502, 'the FastCGI application failed mid-response');
     return done(res.headersSent ? 'aborted' : 502);
   }
-  for (const line of response.stderr.split('\n')) if (line !== '') log(`tsgi-dev-front: FastCGI stderr: ${line}`);
+  if (relayStderr) for (const line of response.stderr.split('\n')) if (line !== '') log(`tsgi-dev-front: FastCGI stderr: ${line}`);
   if (res.destroyed) {
     client.close();
     return done('client-gone');
@@ -163,6 +178,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, pool:
  * - 502 when the daemon is unreachable or fails before the response head; when it fails after the
  *   head was sent, the HTTP response is destroyed so the client sees an incomplete response.
  * - A pool of keep-alive FastCGI connections (FCGI_KEEP_CONN); a new one opens when all are busy.
+ * - Logs a line per request, and each FCGI_STDERR line the daemon sends unless `relayStderr` is false.
  * @returns the bound address and `close()`, which stops listening and drops every connection.
  * @throws the listen error (e.g. EADDRINUSE) when the port cannot be bound.
  * @example
@@ -173,10 +189,10 @@ export async function startHttpFront(
 ): Promise<{ close(): Promise<void>; address: { host: string; port: number } }> {
   const sink = options.log ?? ((text: string) => void process.stderr.write(text));
   const log = (line: string): void => sink(`${line}\n`);
-  const scriptName = options.scriptName ?? '';
   const pool = new ConnectionPool(options.upstream);
+  const context: FrontContext = { pool, scriptName: options.scriptName ?? '', relayStderr: options.relayStderr ?? true, log };
   const server = http.createServer((req, res) => {
-    handle(req, res, pool, scriptName, log).catch((error: unknown) => {
+    handle(req, res, context).catch((error: unknown) => {
       log(`tsgi-dev-front: internal error: ${errorText(error)}`);
       sendError(res, 500, 'internal error in the development front');
     });

@@ -11,6 +11,14 @@ export interface FastCgiServerOptions {
   app: App;
   /** Log line sink (newline included). Default: process.stderr. */
   log?: (line: string) => void;
+  /**
+   * Also pass what the app writes to `tsgi.errors` to `log`, as given (default false). It goes to
+   * the web server as FCGI_STDERR either way, and tsgi's own lines about app errors go to both
+   * anyway. `tsgi fastcgi --http` sets it, since its in-process front does not relay FCGI_STDERR
+   * (HttpFrontOptions `relayStderr`): each line then reaches the terminal once. Requests from
+   * another front server on the same socket are echoed too.
+   */
+  echoErrors?: boolean;
   /** Most connections served at once; more are closed on accept. Advertised as FCGI_MAX_CONNS. Default 1024. */
   maxConns?: number;
   /** Largest PARAMS stream per request, in bytes. Default 1 MiB. */
@@ -92,6 +100,7 @@ export class FastCgiServer {
     this.#options = {
       app: options.app,
       log: options.log ?? ((line) => void process.stderr.write(line)),
+      echoErrors: options.echoErrors ?? false,
       maxConns: options.maxConns ?? 1024,
       maxParamsBytes: options.maxParamsBytes ?? 1024 * 1024,
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024 * 1024,

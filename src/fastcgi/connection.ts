@@ -41,6 +41,8 @@ export interface ConnectionOptions {
   app: App;
   /** Server log line sink (newline included). */
   log: (line: string) => void;
+  /** Whether the app's `tsgi.errors` text also goes to `log` (it always goes out as FCGI_STDERR). */
+  echoErrors: boolean;
   /** Advertised as FCGI_MAX_CONNS (spec §4.1). */
   maxConns: number;
   /** Whether requests may be multiplexed on one connection (FCGI_MPXS_CONNS, spec §4.1). */
@@ -87,6 +89,7 @@ export class FastCgiConnection implements RequestHost {
   readonly connectionId: number;
   readonly multiprocess: boolean;
   readonly scriptName: string | undefined;
+  readonly echoErrors: boolean;
   readonly maxParamsBytes: number;
   readonly maxBodyBytes: number;
   readonly bodyMemoryBytes: number;
@@ -107,6 +110,7 @@ export class FastCgiConnection implements RequestHost {
     this.connectionId = connectionId;
     this.multiprocess = options.multiprocess;
     this.scriptName = options.scriptName;
+    this.echoErrors = options.echoErrors;
     this.maxParamsBytes = options.maxParamsBytes;
     this.maxBodyBytes = options.maxBodyBytes;
     this.bodyMemoryBytes = options.bodyMemoryBytes;

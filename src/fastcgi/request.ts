@@ -26,6 +26,8 @@ export interface RequestHost {
   readonly maxBodyBytes: number;
   /** Request body bytes held in memory per request; the rest waits in a temp file. */
   readonly bodyMemoryBytes: number;
+  /** Whether the app's `tsgi.errors` text also goes to `log` (FastCgiServerOptions `echoErrors`). */
+  readonly echoErrors: boolean;
   /** Server log (the daemon's stderr). */
   log(line: string): void;
   /** Resolves when the socket can take more; rejects with RequestAbortedError when it closed. */
@@ -233,7 +235,7 @@ export class FastCgiRequest {
     try {
       const environ = buildEnvironFromList(params, {
         input: (contentLength) => this.#makeInput(contentLength),
-        errors: { write: (text) => this.#stderr(text) },
+        errors: { write: (text) => this.#errors(text) },
         signal: () => this.#signal(),
         multithread: true,
         multiprocess: host.multiprocess,
@@ -310,6 +312,12 @@ export class FastCgiRequest {
   #stdout(bytes: Uint8Array): boolean {
     if (this.#phase === Phase.Done) return true;
     return this.#host.writer.stream(RecordType.FCGI_STDOUT, this.id, bytes);
+  }
+
+  /** `tsgi.errors`: the web server's error log, and the daemon's own with `echoErrors`. */
+  #errors(text: string): void {
+    if (this.#host.echoErrors && text.length > 0) this.#host.log(text);
+    this.#stderr(text);
   }
 
   #stderr(text: string): void {

@@ -329,6 +329,44 @@ describe('tsgi command', () => {
     }
   });
 
+  it('fastcgi --http (npm start) shows each app error line once, and still sends them as FCGI_STDERR', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-http-front-log-'));
+    const file = join(dir, 'boom.mjs');
+    writeFileSync(
+      file,
+      "export default function app(environ, startResponse) {\n  environ['tsgi.errors'].write('a note from the app\\n');\n  throw new Error('kaboom');\n}\n",
+    );
+    const [listen, http] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [CLI, 'fastcgi', file, '--listen', `127.0.0.1:${listen}`, '--http', `127.0.0.1:${http}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines = (text: string) => stderr.split('\n').filter((line) => line.includes(text));
+    try {
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('development HTTP front');
+      expect((await fetch(`http://127.0.0.1:${http}/`)).status).toBe(500);
+      // The front logs the request line last, after whatever it relays.
+      await expect.poll(() => lines('GET / 500'), { timeout: 10_000 }).toHaveLength(1);
+      expect(lines('a note from the app')).toEqual(['a note from the app']);
+      expect(lines('Error: kaboom')).toHaveLength(1);
+      expect(lines('boom.mjs:')).toHaveLength(1); // the stack's first frame
+      // A front server on the --listen socket (nginx) still gets both in its error log.
+      const client = await FastCgiClient.connect({ host: '127.0.0.1', port: listen });
+      const res = await client.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+      });
+      for await (const _chunk of res.body);
+      expect(res.status).toBe(500);
+      expect(res.stderr).toContain('a note from the app\n');
+      expect(res.stderr).toContain('Error: kaboom');
+      client.close();
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops gracefully on SIGTERM: the request in flight finishes, then the process exits 0', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'fastcgi', join(ROOT, 'test', 'fixtures', 'slow.mjs'), '--listen', `127.0.0.1:${port}`], {

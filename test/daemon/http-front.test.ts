@@ -168,6 +168,20 @@ describe('startHttpFront (development only)', () => {
     expect(logs.some((line) => /^GET \/x 204 \d+ms$/.test(line))).toBe(true);
   });
 
+  it('with relayStderr false, logs the request but not the stderr (tsgi fastcgi --http: the daemon logs it)', async () => {
+    const { port, logs } = await setup(
+      async (_request, out) => {
+        out.stderr('something odd\n');
+        await out.stdout('Status: 204 No Content\r\n\r\n');
+        out.end();
+      },
+      { relayStderr: false },
+    );
+    expect((await send(port, { path: '/x' })).status).toBe(204);
+    expect(logs.filter((line) => line.includes('something odd'))).toEqual([]);
+    expect(logs.some((line) => /^GET \/x 204 \d+ms$/.test(line))).toBe(true);
+  });
+
   it('answers 502 when the daemon is unreachable', async () => {
     const { fake, port, logs } = await setup(echo);
     await fake.close();

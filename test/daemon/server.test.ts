@@ -209,6 +209,30 @@ describe('FastCGI daemon: requests and connections', () => {
   });
 });
 
+describe('FastCGI daemon: tsgi.errors', () => {
+  const noisy: App = (environ, startResponse) => {
+    environ['tsgi.errors'].write('a note from the app\n');
+    startResponse('200 OK', []);
+    return [];
+  };
+
+  it('sends tsgi.errors as FCGI_STDERR, and only there by default', async () => {
+    const client = await FastCgiClient.connect(await serve(noisy));
+    const res = await client.request({ params: PARAMS });
+    await text(res.body);
+    expect(res.stderr).toBe('a note from the app\n');
+    expect(logs.join('')).not.toContain('a note from the app');
+  });
+
+  it('with echoErrors, also writes tsgi.errors to the log as given, and still sends FCGI_STDERR', async () => {
+    const client = await FastCgiClient.connect(await serve(noisy, { echoErrors: true }));
+    const res = await client.request({ params: PARAMS });
+    await text(res.body);
+    expect(res.stderr).toBe('a note from the app\n');
+    expect(logs.filter((line) => line === 'a note from the app\n')).toHaveLength(1);
+  });
+});
+
 describe('FastCGI daemon: failures stay local', () => {
   it.each([
     ['a bad version', Buffer.from('0201000100080000', 'hex')],
