@@ -1,9 +1,8 @@
 // The `tsgi dev` subcommand: options -> the development-only HTTP server, or a --watch supervisor.
 //
 // Loaded by main.ts with import() only for `tsgi dev`, so a CGI request never loads node:http or
-// node:child_process.
+// node:child_process (watch.ts).
 
-import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { TsgiError } from '../core/errors.js';
 import { stopOnSignals } from '../daemon/lifecycle.js';
@@ -12,6 +11,7 @@ import { startDevServer } from '../dev/server.js';
 import { parseCommandArgs, portNumber } from './args.js';
 import { loadApp } from './load-app.js';
 import { appType } from './options.js';
+import { runWatched } from './watch.js';
 
 // For main.ts, to tell this module's TsgiError (the built chunk has its own copy of the core) from a crash.
 export { TsgiError };
@@ -40,18 +40,14 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
   const host = values.host ?? '127.0.0.1';
   const port = values.port === undefined ? 8000 : portNumber(values.port, '--port');
   const type = appType(values.type, '--type');
+  const log = (line: string): void => void process.stderr.write(line);
   if (values.watch === true) {
-    // ESM modules cannot be unloaded: restart the whole process on change, as `node --watch` does.
-    const child = spawn(
-      process.execPath,
-      ['--watch-path', dirname(resolve(appSpec)), cliPath, 'dev', ...args.filter((a) => a !== '--watch')],
-      { stdio: 'inherit' },
-    );
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-    child.on('exit', (code) => (process.exitCode = code ?? 1));
+    // ESM modules cannot be unloaded: restart the whole process on change (watch.ts says why not node --watch).
+    const hash = appSpec.lastIndexOf('#');
+    const file = resolve(hash > 0 ? appSpec.slice(0, hash) : appSpec);
+    runWatched(dirname(file), [cliPath, 'dev', ...args.filter((a) => a !== '--watch')], log);
     return;
   }
-  const log = (line: string): void => void process.stderr.write(line);
   const app = await loadApp(appSpec, type);
   const server = await startDevServer({ app, host, port, scriptName: values['script-name'] ?? '', log }).catch((error: unknown) => {
     throw listenError({ kind: 'tcp', host, port }, error);

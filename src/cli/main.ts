@@ -53,7 +53,8 @@ dev options:
   --host HOST          interface to listen on (default 127.0.0.1)
   --port N             port (default 8000)
   --script-name PATH   mount the app below PATH
-  --watch              restart when a file next to the app changes
+  --watch              restart when a file under the app's directory changes, however
+                       saved (dotfiles, name~ backups and node_modules aside)
 
 FastCGI and CGI run the app with NODE_ENV=production unless NODE_ENV is set (frameworks
 show their development error pages otherwise); tsgi dev leaves it alone.

@@ -1,7 +1,7 @@
 // Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -424,6 +424,49 @@ describe('tsgi command', () => {
       child.kill('SIGTERM');
     }
   });
+
+  it('restarts tsgi dev --watch after every save by rename, of the app and of a module in a subdirectory', async () => {
+    // Editors save by renaming a new file over the old one. Node 20's --watch-path on Linux saw the
+    // first such save of a file and no later save of it: it kept watching the replaced inode.
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-rename-'));
+    mkdirSync(join(dir, 'lib'));
+    const app = join(dir, 'app.mjs');
+    const lib = join(dir, 'lib', 'word.mjs');
+    const appSource = (n: number) =>
+      `import { word } from './lib/word.mjs';\nexport default (env, start) => { start('200 OK', []); return ['app ${n} ' + word]; };\n`;
+    const libSource = (n: number) => `export const word = 'lib ${n}';\n`;
+    const saveByRename = (file: string, text: string) => {
+      writeFileSync(`${file}.tmp`, text);
+      renameSync(`${file}.tmp`, file);
+    };
+    writeFileSync(app, appSource(1));
+    writeFileSync(lib, libSource(1));
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'dev', app, '--port', String(port), '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const answer = () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => '');
+    const saves: Array<[string, () => void, string]> = [
+      ['the app, by rename', () => saveByRename(app, appSource(2)), 'app 2 lib 1'],
+      ['the app, by rename again', () => saveByRename(app, appSource(3)), 'app 3 lib 1'],
+      ['lib/word.mjs, by rename', () => saveByRename(lib, libSource(2)), 'app 3 lib 2'],
+      ['lib/word.mjs, by rename again', () => saveByRename(lib, libSource(3)), 'app 3 lib 3'],
+      ['the app, in place after those', () => writeFileSync(app, appSource(4)), 'app 4 lib 3'],
+    ];
+    try {
+      await expect.poll(answer, { timeout: 10_000 }).toBe('app 1 lib 1');
+      for (const [what, save, expected] of saves) {
+        save();
+        await expect.poll(answer, { timeout: 10_000, message: `after saving ${what}; output:\n${output}` }).toBe(expected);
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('prints help and exits 2 when not started by a web server', () => {
     const r = spawnSync(process.execPath, [CLI, HELLO], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,122 @@
+// Restarts the `tsgi dev` server process when a file under the app's directory changes (--watch), from the supervisor's side.
+//
+// Not `node --watch-path`: on Linux, Node 20 watches each file's inode, so once an editor saves a
+// file by renaming a new one over it (JetBrains' safe write, atomic-save tools) or by renaming it
+// away first (vim's backup), later saves of that file go unnoticed for the rest of the session. A
+// watch on each directory sees every entry written, created or renamed in it, whatever the inodes.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { join, relative } from 'node:path';
+import { TsgiError } from '../core/errors.js';
+
+/** Events closer together than this make one restart: one save is several events. */
+const DEBOUNCE_MS = 200;
+
+/** Names whose changes never restart: dotfiles (vim's .app.mjs.swp, .git), backups (app.mjs~), node_modules. */
+function ignored(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('~') || name === 'node_modules';
+}
+
+/** Every directory under `root`, itself included, with its inode; ignored names and symlinks left out. */
+function directories(root: string): Map<string, number> {
+  const found = new Map<string, number>();
+  const pending = [root];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    try {
+      found.set(dir, statSync(dir).ino);
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory() && !ignored(entry.name)) pending.push(join(dir, entry.name));
+      }
+    } catch {
+      // Removed while we looked, or unreadable: its parent's watch still reports it coming back.
+    }
+  }
+  return found;
+}
+
+/**
+ * Runs `node ...args` and runs it again after each change under `root` (in-place writes, files
+ * renamed over others, new files and directories), stopping the old process with SIGTERM and
+ * waiting for it to exit first, so the new one can bind the same port. A process that exits on its
+ * own (the app failed to load) is started again at the next change. SIGINT and SIGTERM are passed
+ * on; the supervisor then exits with the child's status.
+ * @param root - the directory watched, with every subdirectory but ignored ones (see `ignored`).
+ * @param args - the node arguments of the supervised process (the CLI's entry and its arguments).
+ * @param log - log line sink, newline included.
+ * @throws {TsgiError} code `TSGI_LOAD_APP` when `root` cannot be watched (e.g. it does not exist).
+ */
+export function runWatched(root: string, args: string[], log: (line: string) => void): void {
+  const watchers = new Map<string, { watcher: FSWatcher; ino: number }>();
+  let child: ChildProcess | undefined;
+  let restarting = false;
+  let stopping = false;
+  let debounce: NodeJS.Timeout | undefined;
+  let changed = root;
+
+  // Watch new directories, and again those replaced (a new inode under the same name).
+  const sync = (): void => {
+    const found = directories(root);
+    for (const [dir, entry] of watchers) {
+      if (found.get(dir) !== entry.ino) {
+        entry.watcher.close();
+        watchers.delete(dir);
+      }
+    }
+    for (const [dir, ino] of found) {
+      if (watchers.has(dir)) continue;
+      try {
+        const watcher = watch(dir, (_event, name) => onChange(dir, name));
+        watcher.on('error', () => {
+          watcher.close();
+          if (watchers.get(dir)?.watcher === watcher) watchers.delete(dir);
+        });
+        watchers.set(dir, { watcher, ino });
+      } catch (error) {
+        log(`tsgi: cannot watch ${dir}: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    }
+  };
+  const onChange = (dir: string, name: string | null): void => {
+    if (stopping || (name !== null && ignored(name))) return;
+    changed = name === null ? dir : join(dir, name);
+    clearTimeout(debounce);
+    debounce = setTimeout(restart, DEBOUNCE_MS);
+  };
+  const restart = (): void => {
+    sync();
+    log(`tsgi: ${relative(root, changed) || '.'} changed, restarting\n`);
+    if (child === undefined) start();
+    else if (!restarting) {
+      restarting = true;
+      child.kill('SIGTERM');
+    }
+  };
+  const start = (): void => {
+    const current = spawn(process.execPath, args, { stdio: 'inherit' });
+    child = current;
+    current.once('exit', (code, signal) => {
+      child = undefined;
+      if (stopping) process.exitCode = code ?? 1;
+      else if (restarting) {
+        restarting = false;
+        start();
+      } else log(`tsgi: the dev server exited (${code ?? signal}); it starts again at the next change\n`);
+    });
+  };
+
+  sync();
+  if (!watchers.has(root)) {
+    throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot watch ${root}${existsSync(root) ? '' : ': it does not exist'}`);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      stopping = true;
+      clearTimeout(debounce);
+      for (const { watcher } of watchers.values()) watcher.close();
+      watchers.clear();
+      if (child !== undefined) child.kill(signal);
+    });
+  }
+  start();
+}
