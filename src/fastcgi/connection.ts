@@ -36,6 +36,12 @@ const REPLY_BACKLOG_LIMIT_BYTES = 64 * 1024;
  */
 const RESET_DELAY_MS = 50;
 
+/**
+ * How long a graceful stop waits for the first request of a connection accepted just before it
+ * (see `shutdown`), in ms. Web servers send their request as soon as they have connected.
+ */
+const FIRST_REQUEST_GRACE_MS = 1000;
+
 /** Settings a connection shares with its server. */
 export interface ConnectionOptions {
   app: App;
@@ -99,6 +105,10 @@ export class FastCgiConnection implements RequestHost {
   readonly #requests = new RequestTable<FastCgiRequest>();
   #closing = false;
   #closed = false;
+  /** No request has begun on this connection yet. */
+  #fresh = true;
+  /** Stopping, but the first request may still begin (see `shutdown`). */
+  #admitFirst = false;
   readonly #timeouts: ConnectionTimeouts;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
@@ -240,10 +250,24 @@ export class FastCgiConnection implements RequestHost {
     this.#socket.end();
   }
 
-  /** Graceful stop: close now when idle, else after the live requests (no new requests accepted). */
+  /**
+   * Graceful stop: close now when idle, else after the live requests (no new requests accepted).
+   * A connection on which no request has begun yet was accepted moments ago, and its web server is
+   * sending the request: closing it now would be a 502 (nginx retries a request only on a
+   * connection it reused). Its first request is served, and the connection closed after it, or
+   * after FIRST_REQUEST_GRACE_MS if none comes.
+   */
   shutdown(): void {
     this.#closing = true;
-    if (this.#requests.size === 0) this.#end();
+    if (this.#requests.size > 0) return;
+    if (!this.#fresh) {
+      this.#end();
+      return;
+    }
+    this.#admitFirst = true;
+    setTimeout(() => {
+      if (this.#requests.size === 0) this.#end();
+    }, FIRST_REQUEST_GRACE_MS).unref();
   }
 
   /** Immediate stop: drop the connection and abort its requests. */
@@ -315,7 +339,7 @@ export class FastCgiConnection implements RequestHost {
       this.#refuse(id, ProtocolStatus.FCGI_CANT_MPX_CONN);
       return;
     }
-    if (this.#closing || this.#requests.size >= this.#options.maxRequestsPerConnection) {
+    if ((this.#closing && !this.#admitFirst) || this.#requests.size >= this.#options.maxRequestsPerConnection) {
       this.#refuse(id, ProtocolStatus.FCGI_OVERLOADED);
       return;
     }
@@ -325,6 +349,8 @@ export class FastCgiConnection implements RequestHost {
     }
     this.#requests.set(id, new FastCgiRequest(this, id, role, (flags & FCGI_KEEP_CONN) !== 0));
     this.#timeouts.fed(id);
+    this.#fresh = false;
+    this.#admitFirst = false;
   }
 
   #refuse(id: number, protocolStatus: number): void {

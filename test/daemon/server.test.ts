@@ -442,6 +442,45 @@ describe('FastCGI daemon: connections the web server holds on to', () => {
     peer.socket.destroy();
   });
 
+  it('serves the first request of a connection accepted just before a graceful stop, then closes it', async () => {
+    // The race behind a worker retiring under nginx: nginx has connected and is sending its
+    // request when the stop comes. Closing then is a 502, as nginx retries only on reused connections.
+    const address = await serve(hello);
+    const server = servers.at(-1)!;
+    const client = await FastCgiClient.connect(address);
+    expect(await until(() => server.connectionCount === 1, 2000)).toBe(true);
+    const closing = server.close(30_000);
+    const res = await client.request({ params: PARAMS, keepConn: true });
+    expect(res.status).toBe(200);
+    expect(await text(res.body)).toMatch(/^hello \d+\/1$/);
+    await client.closed; // closed after that request, FCGI_KEEP_CONN notwithstanding
+    expect(await Promise.race([closing.then(() => 'closed'), sleep(5000).then(() => 'still waiting')])).toBe('closed');
+  });
+
+  it('refuses a second request on such a connection with FCGI_OVERLOADED after the first one', async () => {
+    const address = await serve(hello);
+    const server = servers.at(-1)!;
+    const conn = await raw(address);
+    expect(await until(() => server.connectionCount === 1, 2000)).toBe(true);
+    void server.close(30_000);
+    conn.socket.write(Buffer.concat([fullRequest(1, FCGI_KEEP_CONN), ...beginRequest(2)]));
+    expect(await until(() => conn.records.filter((r) => r.type === RecordType.FCGI_END_REQUEST).length === 2, 2000)).toBe(true);
+    const ends = conn.records.filter((r) => r.type === RecordType.FCGI_END_REQUEST).map((r) => [r.id, decodeEndRequestBody(r.content).protocolStatus]);
+    expect(ends).toEqual(expect.arrayContaining([[1, ProtocolStatus.FCGI_REQUEST_COMPLETE], [2, ProtocolStatus.FCGI_OVERLOADED]]));
+  });
+
+  it('closes such a connection after a second when no request comes', async () => {
+    const address = await serve(hello, { lingerMs: 100 });
+    const server = servers.at(-1)!;
+    const peer = await holdOpen(address);
+    expect(await until(() => server.connectionCount === 1, 2000)).toBe(true);
+    void server.close(30_000);
+    await sleep(500);
+    expect(peer.finReceived()).toBe(false);
+    expect(await until(peer.finReceived, 3000)).toBe(true);
+    peer.socket.destroy();
+  });
+
   const endless: App = async function* (_env, start) {
     start('200 OK', []);
     for (let i = 0; i < 16 * 1024; i++) yield Buffer.alloc(65536, 0x61); // 1 GiB if it were all sent
