@@ -14,6 +14,8 @@ import { FastCgiClient, type FastCgiAddress } from '../../src/fastcgi/client.js'
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.cjs');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'workers-app.mjs');
+/** python3, to play systemd's part in the socket-activation test (.ci/run installs it). */
+const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3', '/bin/python3'].find((path) => existsSync(path));
 
 describe('respawnDelayMs', () => {
   it('waits nothing after a worker that lived, then 100 ms doubling per young death, up to 10 s', () => {
@@ -241,6 +243,44 @@ describe('tsgi fastcgi --workers', () => {
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
     expect(existsSync(path)).toBe(false);
+  });
+
+  // systemd's socket activation, as systemd does it: a listening socket on fd 3, LISTEN_FDS=1 and
+  // LISTEN_PID naming the process (python3 binds, then execs the CLI in the same process).
+  it.skipIf(PYTHON === undefined && !process.env.CI)('serves a systemd socket (fd 3) from every worker', async () => {
+    const dir = appDir('v1');
+    const script = [
+      'import os, socket, sys',
+      's = socket.socket()',
+      "s.bind(('127.0.0.1', 0))",
+      's.listen(64)',
+      'print(s.getsockname()[1], flush=True)',
+      'if s.fileno() != 3: os.dup2(s.fileno(), 3)',
+      'os.set_inheritable(3, True)',
+      "os.environ['LISTEN_FDS'] = '1'",
+      "os.environ['LISTEN_PID'] = str(os.getpid())",
+      'os.execv(sys.argv[1], sys.argv[1:])',
+    ].join('\n');
+    const child = spawn(PYTHON ?? 'python3', ['-c', script, process.execPath, CLI, 'fastcgi', join(dir, 'app.mjs'), '--workers', '2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    running.push({ child, stderr: () => stderr, exited, dir });
+    await expect.poll(() => stderr, { timeout: 15_000 }).toContain('listening on fd:3 with 2 worker(s)');
+    const address = { host: '127.0.0.1', port: Number(stdout.trim()) };
+    const pids = (/worker\(s\) \(([\d, ]+);/.exec(stderr)![1] ?? '').split(', ').map(Number);
+    const blocked = get(address, '/block', '1500');
+    await expect.poll(() => stderr, { timeout: 5_000 }).toMatch(/blocking in \d+/);
+    const blocker = Number(/blocking in (\d+)/.exec(stderr)![1]);
+    const other = pidOf(await get(address));
+    expect([blocker, other].sort()).toEqual([...pids].sort());
+    expect(pidOf(await blocked)).toBe(blocker);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('refuses --max-requests without --workers, and a bad --workers, before loading the app', async () => {
