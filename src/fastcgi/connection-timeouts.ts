@@ -53,7 +53,8 @@ const DESTROY: TimeoutAction = { kind: 'destroy' };
  *   `idleTimeoutMs`: our side is ended quietly;
  * - **request:** a request the web server still owes PARAMS, STDIN or DATA gets `requestTimeoutMs`
  *   from its BEGIN_REQUEST or the last such record it took (per request: padding, management
- *   records and other requests' records do not count), then the connection is dropped
+ *   records, other requests' records and records of a stream it no longer takes, such as a
+ *   filter's STDIN after its empty record, do not count), then the connection is dropped
  *   (slowloris). Requests whose app is running are never timed out.
  * Each clock is read at a sweep, so it runs out up to one sweep period late.
  */

@@ -298,7 +298,8 @@ export class FastCgiConnection implements RequestHost {
     }
     // Spec §3.3: records for an id that is not live (e.g. the rest of a body the app did not
     // wait for) are ignored. A record counts as feeding its request (its timeout restarts) only
-    // where the role takes it; fed before it is handed on, as that may end the request at once.
+    // where the request still takes it; fed before it is handed on, as that may end the request
+    // at once.
     const request = this.#requests.get(id);
     switch (type) {
       case RecordType.FCGI_PARAMS:
@@ -308,14 +309,15 @@ export class FastCgiConnection implements RequestHost {
         return;
       case RecordType.FCGI_STDIN:
         if (request === undefined) return;
-        // An authorizer gets no body (spec §6.3): its STDIN records are dropped.
-        if (request.role !== Role.FCGI_AUTHORIZER) this.#timeouts.fed(id);
+        // Dropped, and no progress, where the request takes no STDIN: an authorizer gets no body
+        // (spec §6.3), and a stream ends at its empty record (spec §3.3) however a filter's DATA goes.
+        if (request.takesStdin) this.#timeouts.fed(id);
         request.stdin(content);
         return;
       case RecordType.FCGI_DATA:
         if (request === undefined) return;
-        // Only a filter takes FCGI_DATA (spec §6.4); other roles drop it.
-        if (request.role === Role.FCGI_FILTER) this.#timeouts.fed(id);
+        // Only a filter takes FCGI_DATA (spec §6.4), and only until its empty record; else dropped.
+        if (request.takesData) this.#timeouts.fed(id);
         request.data(content);
         return;
       case RecordType.FCGI_ABORT_REQUEST:

@@ -101,6 +101,16 @@ export class FastCgiRequest {
     return this.#phase === Phase.Params || !this.#stdinEnded || !this.#dataEnded;
   }
 
+  /** True while FCGI_STDIN is input this request takes: never for an authorizer, and until its empty record. */
+  get takesStdin(): boolean {
+    return !this.#stdinEnded;
+  }
+
+  /** True while FCGI_DATA is input this request takes: a filter's (spec §6.4), until its empty record. */
+  get takesData(): boolean {
+    return !this.#dataEnded;
+  }
+
   /** FCGI_PARAMS content; the empty record ends the stream and starts the app. */
   params(content: Uint8Array): void {
     if (this.#phase !== Phase.Params) {

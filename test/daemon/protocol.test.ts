@@ -384,6 +384,7 @@ describe('limits and addresses', () => {
     async function stallWhile(stall: (conn: Raw) => void, keepAlive: (conn: Raw, round: number) => void) {
       const app: App = async (environ, start) => {
         await environ['tsgi.input'].readAll(); // so the request waits for its whole body
+        await (environ['fastcgi.data'] as { readAll(): Promise<Uint8Array> } | undefined)?.readAll(); // a filter's too
         start('200 OK', []);
         return ['ok'];
       };
@@ -450,6 +451,38 @@ describe('limits and addresses', () => {
       expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
     });
 
+    it('drops a filter stalled in its FCGI_DATA while the web server sends FCGI_STDIN after its end (spec §6.4)', async () => {
+      const { conn, closed } = await stallWhile(
+        (c) => {
+          c.begin(1, Role.FCGI_FILTER);
+          c.params(1, { ...PARAMS, CONTENT_LENGTH: '2', FCGI_DATA_LENGTH: '10' });
+          c.stdin(1, Buffer.from('hi'));
+          c.stdin(1); // stdin ended
+          c.data(1, Buffer.from('abc')); // 7 bytes short, never sent
+        },
+        (c) => c.stdin(1, Buffer.from('x')),
+      );
+      expect(closed).toBe(true);
+      expect(conn.response(1).ends).toHaveLength(0);
+      expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
+    });
+
+    it('drops a filter stalled in its FCGI_STDIN while the web server sends FCGI_DATA after its end (spec §6.4)', async () => {
+      const { conn, closed } = await stallWhile(
+        (c) => {
+          c.begin(1, Role.FCGI_FILTER);
+          c.params(1, { ...PARAMS, CONTENT_LENGTH: '10', FCGI_DATA_LENGTH: '3' });
+          c.data(1, Buffer.from('abc'));
+          c.data(1); // data ended
+          c.stdin(1, Buffer.from('abc')); // 7 bytes short, never sent
+        },
+        (c) => c.data(1, Buffer.from('x')),
+      );
+      expect(closed).toBe(true);
+      expect(conn.response(1).ends).toHaveLength(0);
+      expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
+    });
+
     it('keeps an idle connection open while the web server sends anything: the idle timeout counts every byte', async () => {
       const conn = await rawConnection(await serve(() => [], { idleTimeoutMs: TIMEOUT_MS }));
       let closed = false;
@@ -461,6 +494,29 @@ describe('limits and addresses', () => {
       expect(closed).toBe(false);
       await conn.closed; // then silence: closed
     });
+  });
+
+  it('ignores FCGI_STDIN after the empty record that ended it: the filter is served, the connection kept (spec §3.3)', async () => {
+    const conn = await rawConnection(await serve(async (environ, start) => {
+      const stdin = Buffer.from(await environ['tsgi.input'].readAll()).toString();
+      const data = Buffer.from(await (environ['fastcgi.data'] as { readAll(): Promise<Uint8Array> }).readAll()).toString();
+      start('200 OK', []);
+      return [`stdin=${stdin} data=${data}`];
+    }));
+    conn.begin(1, Role.FCGI_FILTER);
+    conn.params(1, { ...PARAMS, CONTENT_LENGTH: '2', FCGI_DATA_LENGTH: '3' });
+    conn.stdin(1, Buffer.from('hi'));
+    conn.stdin(1);
+    conn.stdin(1, Buffer.from('late')); // the request is live, waiting for its FCGI_DATA
+    conn.data(1, Buffer.from('abc'));
+    conn.data(1);
+    await conn.until(() => conn.response(1).ends.length === 1);
+    expect(bodyOf(conn.response(1).stdout)).toBe('stdin=hi data=abc');
+    conn.begin(2); // FCGI_KEEP_CONN: the same connection serves the next request
+    conn.params(2, PARAMS);
+    conn.stdin(2);
+    await conn.until(() => conn.response(2).ends.length === 1);
+    conn.socket.destroy();
   });
 
   it('closes an idle keep-alive connection after the idle timeout', async () => {
