@@ -13,13 +13,20 @@
 //     sends 1 after an app error answered with 500), and with 253 (libfcgi's FCGX_PROTOCOL_ERROR,
 //     -3) when the connection ended without it. On 253 (or a signal) the gateway cuts the client's
 //     response off instead of ending it: the signal a FastCGI front server gives, and the one
-//     tsgi's cut-off relies on.
+//     tsgi's cut-off relies on;
+//   - cgi-fcgi connects to the daemon through a relay that hands it the daemon's bytes unchanged
+//     but a batch of records at a time (harness/cgi-fcgi-pacer.ts): cgi-fcgi loses track of the
+//     stream when a record header arrives split across two reads (exit 254), which load makes
+//     likely on a 10 MiB response.
 // Test-only, independent of src/. Not a model CGI host: no timeouts beyond the tests' own.
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { CGI_FCGI } from './binaries.js';
+import { startPacedRelay, type PacedRelay } from './cgi-fcgi-pacer.js';
 import type { FrontServer } from './front-server.js';
 import type { Endpoint } from './ports.js';
+import { makePrefix, removePrefix } from './prefix.js';
 
 const HEADER_END_RE = /\r?\n\r?\n/;
 /** cgi-fcgi's exit status when the connection ended before FCGI_END_REQUEST: FCGX_PROTOCOL_ERROR (-3). */
@@ -86,14 +93,18 @@ function parseHead(head: string): { status: number; reason: string; headers: str
   return { status, reason, headers };
 }
 
-/** Starts the gateway on a free loopback port; each request runs `cgi-fcgi -bind -connect <daemon>`. */
+/**
+ * Starts the gateway on a free loopback port; each request runs `cgi-fcgi -bind -connect <relay>`,
+ * the relay connected to `daemon`.
+ */
 export async function startCgiFcgiGateway({ daemon }: { daemon: Endpoint }): Promise<FrontServer> {
   const cgiFcgi = CGI_FCGI.require();
-  const connectTo = 'path' in daemon ? daemon.path : `${daemon.host}:${daemon.port}`;
+  const prefix = await makePrefix('cgi-fcgi'); // the relays' unix sockets
+  let runs = 0;
   let log = '';
   let port = 0;
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const label = `${req.method} ${req.url}`;
     let env: Record<string, string>;
     try {
@@ -102,10 +113,19 @@ export async function startCgiFcgiGateway({ daemon }: { daemon: Endpoint }): Pro
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end('bad request path\n');
       return;
     }
-    const child = spawn(cgiFcgi, ['-bind', '-connect', connectTo], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let relay: PacedRelay;
+    try {
+      relay = await startPacedRelay(join(prefix, `${++runs}.sock`), daemon, (line) => (log += line));
+    } catch (error) {
+      log += `[gateway] relay for ${label}: ${(error as Error).message}\n`;
+      res.writeHead(502, { 'Content-Type': 'text/plain' }).end('no relay\n');
+      return;
+    }
+    const child = spawn(cgiFcgi, ['-bind', '-connect', relay.path], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.on('error', () => {}); // cgi-fcgi reads only CONTENT_LENGTH bytes, then may exit
     req.pipe(child.stdin);
     child.stderr.on('data', (chunk: Buffer) => {
+      relay.printedStderr(chunk.length);
       log += chunk.toString('utf8');
     });
     // The client went away before the response finished: stop this request's cgi-fcgi.
@@ -116,6 +136,7 @@ export async function startCgiFcgiGateway({ daemon }: { daemon: Endpoint }): Pro
     let head = Buffer.alloc(0);
     let headSent = false;
     child.stdout.on('data', (chunk: Buffer) => {
+      relay.printedStdout(chunk.length);
       if (headSent) {
         if (!res.write(chunk)) {
           child.stdout.pause();
@@ -134,6 +155,7 @@ export async function startCgiFcgiGateway({ daemon }: { daemon: Endpoint }): Pro
       if (rest.length > 0) res.write(rest);
     });
     child.on('close', (code, signal) => {
+      relay.close();
       if (code !== 0) log += `[gateway] cgi-fcgi exited with ${code ?? signal} for ${label}\n`;
       if (!headSent) {
         if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
@@ -147,7 +169,7 @@ export async function startCgiFcgiGateway({ daemon }: { daemon: Endpoint }): Pro
     });
   };
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -158,11 +180,12 @@ export async function startCgiFcgiGateway({ daemon }: { daemon: Endpoint }): Pro
 
   return {
     url: `http://127.0.0.1:${port}`,
-    prefix: '', // no files of its own
+    prefix,
     logs: async () => log,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await removePrefix(prefix);
     },
   };
 }
