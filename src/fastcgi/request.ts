@@ -228,7 +228,13 @@ export class FastCgiRequest {
       const software = environ.SERVER_SOFTWARE;
       this.resetToCut = typeof software === 'string' && software.startsWith('nginx');
       const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
-      if (this.#phase === Phase.Done) return; // aborted, or the connection went away under us
+      if (this.#phase === Phase.Done) {
+        // Aborted, or the connection went away under us: the app is done with the body, so a spool
+        // file it left goes now, not when the garbage collector finds its handle.
+        this.#input?.discard();
+        this.#data?.discard();
+        return;
+      }
       if (this.#out.ended) this.#finish(outcome === 'complete' ? 0 : 1);
       else this.#cutOff();
     } catch (error) {

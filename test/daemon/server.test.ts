@@ -1,6 +1,7 @@
 // Tests the FastCGI daemon over real loopback sockets, with tsgi's own FastCGI client and raw records.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/core/types.js';
@@ -479,6 +480,34 @@ describe('FastCGI daemon: connections the web server holds on to', () => {
     expect(peer.finReceived()).toBe(false);
     expect(await until(peer.finReceived, 3000)).toBe(true);
     peer.socket.destroy();
+  });
+
+  it('closes the spool file of an unread body when the web server goes away mid-request', async () => {
+    const spoolFiles = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).includes(`tsgi-body-${process.pid}-`);
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
+    let returned = false;
+    const waitsForAbort: App = async (environ) => {
+      const signal = environ['tsgi.signal'] as AbortSignal;
+      await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      returned = true;
+      return [];
+    };
+    const address = await serve(waitsForAbort, { bodyMemoryBytes: 64 * 1024 });
+    const before = spoolFiles();
+    const conn = await raw(address);
+    const params = { ...PARAMS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(1024 * 1024) };
+    conn.socket.write(Buffer.concat([...beginRequest(1), Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams(Object.entries(params)))), Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, 1))]));
+    for (let i = 0; i < 8; i++) conn.socket.write(encodeRecord(RecordType.FCGI_STDIN, 1, new Uint8Array(32 * 1024)));
+    expect(await until(() => spoolFiles() > before, 3000)).toBe(true); // 256 KiB sent: it spilled
+    conn.socket.destroy();
+    expect(await until(() => returned, 3000)).toBe(true);
+    expect(await until(() => spoolFiles() === before, 3000)).toBe(true);
   });
 
   const endless: App = async function* (_env, start) {
