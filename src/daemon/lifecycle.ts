@@ -60,7 +60,8 @@ export function createStopper(targets: Stoppable[], log: (line: string) => void,
 
 /**
  * SIGTERM, SIGINT (and SIGQUIT): graceful stop within `graceMs` (as PHP-FPM's SIGQUIT and gunicorn's
- * SIGTERM); a second signal stops at once. Once every target has closed (after the grace deadline,
+ * SIGTERM); a second signal stops at once, even when the graceful stop began otherwise (a worker's
+ * primary ordered it). Once every target has closed (after the grace deadline,
  * by destroying what was left), `options.exit(0)` is called.
  * @param targets - what to stop, or a {@link Stopper} already made for them (a worker shares its
  *   own with its primary's orders).
@@ -76,8 +77,12 @@ export function stopOnSignals(
   options: StopOptions = {},
 ): () => void {
   const stopper = Array.isArray(targets) ? createStopper(targets, log, graceMs, options) : targets;
+  // Signals are counted, not stops: a worker told to stop by its primary and then sent SIGTERM by
+  // systemd (KillMode=control-group signals every process) still stops gracefully.
+  let received = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (!stopper.stop(signal)) stopper.stopNow(`${signal} again`);
+    if (++received === 1) stopper.stop(signal);
+    else stopper.stopNow(`${signal} again`);
   };
   const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
   for (const signal of signals) process.on(signal, onSignal);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stopOnSignals, type Stoppable } from '../../src/daemon/lifecycle.js';
+import { createStopper, stopOnSignals, type Stoppable } from '../../src/daemon/lifecycle.js';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -65,6 +65,24 @@ describe('stopOnSignals', () => {
     onSignal('SIGTERM');
     expect(a.calls).toEqual(['close 500', 'destroy']);
     expect(exits).toEqual([1]);
+  });
+
+  it('stops gracefully on the first signal after a stop that began otherwise (a worker told by its primary)', () => {
+    const a = target();
+    const exits: number[] = [];
+    const log: string[] = [];
+    const stopper = createStopper([a.stoppable], (line) => log.push(line), 500, { exit: (code) => exits.push(code) });
+    const before = new Set(process.listeners('SIGTERM'));
+    uninstall = stopOnSignals(stopper, () => {});
+    const onSignal = process.listeners('SIGTERM').find((listener) => !before.has(listener)) as (signal: NodeJS.Signals) => void;
+    expect(stopper.stop('told to stop by the primary')).toBe(true);
+    onSignal('SIGTERM'); // systemd signals every process of the unit
+    expect(a.calls).toEqual(['close 500']);
+    expect(exits).toEqual([]);
+    onSignal('SIGTERM');
+    expect(a.calls).toEqual(['close 500', 'destroy']);
+    expect(exits).toEqual([1]);
+    expect(log.join('')).toContain('SIGTERM again, stopping now');
   });
 
   it('removes its handlers when asked', () => {

@@ -96,8 +96,9 @@ function appDir(version: string): string {
   return dir;
 }
 
-function startCli(dir: string, args: string[]): Daemon {
-  const child = spawn(process.execPath, [CLI, 'fastcgi', join(dir, 'app.mjs'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `detached`: in a process group of its own, for signals to the whole group (as systemd and a terminal send). */
+function startCli(dir: string, args: string[], detached = false): Daemon {
+  const child = spawn(process.execPath, [CLI, 'fastcgi', join(dir, 'app.mjs'), ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -107,8 +108,8 @@ function startCli(dir: string, args: string[]): Daemon {
 }
 
 /** Starts `--workers` on a port of its own; resolves with the address once the primary says all listen. */
-async function startWorkers(dir: string, args: string[]): Promise<Daemon & { address: FastCgiAddress }> {
-  const daemon = startCli(dir, ['--listen', '127.0.0.1:0', ...args]);
+async function startWorkers(dir: string, args: string[], detached = false): Promise<Daemon & { address: FastCgiAddress }> {
+  const daemon = startCli(dir, ['--listen', '127.0.0.1:0', ...args], detached);
   await expect.poll(daemon.stderr, { timeout: 15_000 }).toMatch(/listening on 127\.0\.0\.1:\d+ with \d+ worker/);
   const port = Number(/listening on 127\.0\.0\.1:(\d+) with/.exec(daemon.stderr())![1]);
   return { ...daemon, address: { host: '127.0.0.1', port } };
@@ -231,6 +232,16 @@ describe('tsgi fastcgi --workers', () => {
     expect(await slow).toMatch(/^\d+ v1 true$/);
     expect(await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 10_000))])).toBe(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+
+  it('stops gracefully when SIGTERM reaches every process at once (systemd KillMode=control-group, a terminal)', async () => {
+    const daemon = await startWorkers(appDir('v1'), ['--workers', '2'], true);
+    const slow = get(daemon.address, '/block', '800');
+    await expect.poll(daemon.stderr, { timeout: 5_000 }).toMatch(/blocking in \d+/);
+    process.kill(-daemon.child.pid!, 'SIGTERM');
+    expect(await slow).toMatch(/^\d+ v1 true$/);
+    expect(await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 10_000))])).toBe(0);
+    expect(daemon.stderr()).not.toContain('stopping now');
   });
 
   it('shares a unix socket it creates with --socket-mode, and removes it when stopped', async () => {
