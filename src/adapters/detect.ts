@@ -93,6 +93,25 @@ export function toApp(value: unknown, type?: AppType, label = 'the export'): App
 }
 
 /**
+ * Boots an app that must be booted before it can serve: a Fastify instance's `ready()` (its plugins
+ * and routes). The adapter awaits it before the first request anyway; the daemon calls this before
+ * it listens, so a plugin that fails stops the start (and a worker reload) instead of turning every
+ * request into a 500.
+ * @param value - the export, as given to {@link toApp}.
+ * @param label - how the message names the export.
+ * @throws {TsgiError} code `TSGI_LOAD_APP` naming the export and the error `ready()` rejected with.
+ */
+export async function bootApp(value: unknown, label = 'the export'): Promise<void> {
+  const node = nodeListenerOf(value);
+  if (node?.kind !== 'fastify' || node.ready === undefined) return;
+  try {
+    await node.ready();
+  } catch (error) {
+    throw loadError(`${label}: fastify.ready() failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
  * The one-line fix for a module that starts its own server, for the CLI to print: under tsgi the
  * front server owns the socket, so the module must export the app instead.
  * @param file - the module, as the user named it.

@@ -145,7 +145,7 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     await servePrimary(serve, address, workers, front);
     return;
   }
-  const app = await loadApp(appSpec, type);
+  const app = await loadApp(appSpec, type, undefined, { boot: true });
   const server = new FastCgiServer({
     app,
     ...serve.server,
@@ -205,7 +205,7 @@ async function servePrimary(serve: ServeOptions, address: ListenAddress, workers
 
 /** A worker started by {@link servePrimary}: loads the app, listens on the shared socket, obeys the primary. */
 async function serveAsWorker(serve: ServeOptions, address: ListenAddress, maxRequests: number): Promise<void> {
-  const app = await loadApp(serve.appSpec, serve.type);
+  const app = await loadApp(serve.appSpec, serve.type, undefined, { boot: true });
   const targets: Stoppable[] = [];
   const stopper = createStopper(targets, serve.log, serve.graceMs, { exit: (code) => process.exit(code) });
   const side = new WorkerSide({ maxRequests, send: (message) => process.send?.(message, undefined, {}, ignore), stopper });

@@ -15,11 +15,12 @@ import type { App } from '../core/types.js';
  * node:http app (Express, Koa, Fastify, http.Server) through `fromNodeHttp` (docs/adapters.md).
  * @param spec - `"./app.mjs"` or `"./app.mjs#myApp"`, relative to `cwd`.
  * @param type - skip detection: `'tsgi'`, `'fetch'` or `'node'` (the CLI's `--type`).
+ * @param options - see {@link LoadOptions}.
  * @throws {TsgiError} code `TSGI_LOAD_APP` whose message names the file and what was expected:
  *   the file is missing, the import failed, the export is missing or is no app of a known shape,
  *   or importing the module started a server (it called `listen()`; export the app instead).
  */
-export async function loadApp(spec: string, type?: AppType, cwd = process.cwd()): Promise<App> {
+export async function loadApp(spec: string, type?: AppType, cwd = process.cwd(), options: LoadOptions = {}): Promise<App> {
   const hash = spec.lastIndexOf('#');
   const file = resolve(cwd, hash > 0 ? spec.slice(0, hash) : spec);
   const exportName = hash > 0 ? spec.slice(hash + 1) : undefined;
@@ -55,8 +56,20 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd())
   if (isPlainTsgiApp(value, type)) return value;
   // Anything else goes through detection and the adapters, loaded only now: a CGI process serving
   // a plain TSGI app never compiles them (docs/performance.md "CGI start-up").
-  const { toApp } = await import('../adapters/detect.js');
-  return toApp(value, type, `export '${name}' of ${file}`);
+  const { bootApp, toApp } = await import('../adapters/detect.js');
+  const app = toApp(value, type, `export '${name}' of ${file}`);
+  if (options.boot === true) await bootApp(value, `export '${name}' of ${file}`);
+  return app;
+}
+
+/** Options for {@link loadApp}. */
+export interface LoadOptions {
+  /**
+   * Boot a framework that needs it (Fastify's `ready()`) now, failing the load if it fails, rather
+   * than before the first request. The daemon sets it; a CGI request, which serves one request
+   * anyway, does not. Default false.
+   */
+  boot?: boolean;
 }
 
 

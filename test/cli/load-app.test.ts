@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toApp, type AppType } from '../../src/adapters/detect.js';
@@ -84,6 +85,22 @@ describe('loadApp: loading the module', () => {
     expect(runs()['esm.mjs']).toBe(1);
     // Only a module loaded by require() is in require's cache.
     expect(createRequire(file).cache[file] !== undefined).toBe(requiresEsm);
+  });
+
+  it('boots a Fastify app when asked (the daemon does), so a plugin that fails fails the load', async () => {
+    const fastify = pathToFileURL(createRequire(import.meta.url).resolve('fastify')).href;
+    const file = fixture(
+      'fastify-broken.mjs',
+      `import Fastify from ${JSON.stringify(fastify)};\n` +
+        `const app = Fastify();\napp.register(async () => { throw new Error('the plugin broke'); });\n` +
+        `app.get('/', async () => 'hi');\nexport default app;`,
+    );
+    // Without boot (CGI): loaded; the failure would come with the first request.
+    expect(typeof (await loadApp(file))).toBe('function');
+    const error = await loadApp(`${file}#default`, undefined, undefined, { boot: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TsgiError);
+    expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
+    expect((error as Error).message).toMatch(/fastify-broken\.mjs: fastify\.ready\(\) failed: the plugin broke/);
   });
 
   it('loads an ES module with top-level await through import(), running it once', async () => {
