@@ -1,7 +1,7 @@
 // Runs one TSGI request from the server side: startResponse/write/body → a transport's ResponseSink.
 
 import { describeError, requestLine } from './describe.js';
-import { RequestAbortedError, TsgiError, isAbort } from './errors.js';
+import { BodyTooLargeError, RequestAbortedError, TsgiError, isAbort } from './errors.js';
 import { copyHeaders, validateHeaders } from './headers.js';
 import { isBodyless, statusCode } from './status.js';
 import type { App, Body, Chunk, Environ, ExcInfo, HeaderList, StartResponse, Write } from './types.js';
@@ -47,6 +47,11 @@ const ERROR_BODY = Buffer.from('Internal Server Error\n');
 const ERROR_HEADERS: HeaderList = [
   ['Content-Type', 'text/plain; charset=utf-8'],
   ['Content-Length', String(ERROR_BODY.byteLength)],
+];
+const TOO_LARGE_BODY = Buffer.from('Content Too Large\n');
+const TOO_LARGE_HEADERS: HeaderList = [
+  ['Content-Type', 'text/plain; charset=utf-8'],
+  ['Content-Length', String(TOO_LARGE_BODY.byteLength)],
 ];
 const RESOLVED = Promise.resolve();
 
@@ -210,6 +215,15 @@ class ResponseState {
       options.log(`tsgi: client went away during ${where}\n`, 'info');
       this.#sink.abort(error);
       return 'aborted';
+    }
+    if (error instanceof BodyTooLargeError && !this.#headersSent) {
+      // The client's body was too large (RFC 9110 §15.5.14), not the app's fault: no stack, no FCGI_STDERR.
+      options.log(`tsgi: 413 for ${where}: ${error.message}\n`, 'info');
+      this.#headersSent = true;
+      this.#sink.start('413 Content Too Large', TOO_LARGE_HEADERS);
+      if (environ.REQUEST_METHOD !== 'HEAD') this.#sink.write(TOO_LARGE_BODY);
+      this.#sink.end();
+      return 'failed';
     }
     const detail = describeError(error);
     if (this.#headersSent) {

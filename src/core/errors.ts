@@ -25,6 +25,22 @@ export class RequestAbortedError extends TsgiError {
 }
 
 /**
+ * The request body is longer than allowed: `tsgi.input` past `--max-body-bytes` (a body without a
+ * length), or `readAll(maxBytes)` past its `maxBytes`. The client's doing, so a server answers 413
+ * if the app lets it escape (docs/spec.md "On the server side"); `status`/`statusCode` 413 and
+ * `expose` follow the http-errors convention, so Express, Koa and Fastify answer 413 too.
+ */
+export class BodyTooLargeError extends TsgiError {
+  readonly status = 413;
+  readonly statusCode = 413;
+  readonly expose = true;
+  constructor(maxBytes: number) {
+    super('TSGI_BODY_TOO_LARGE', `tsgi: request body exceeds ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
  * Malformed protocol input (e.g. a FastCGI record with a bad version). The transport closes the one
  * connection that sent it and logs one line; the process carries on.
  */

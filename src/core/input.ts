@@ -1,6 +1,6 @@
 // Implements tsgi.input, the request body stream, between a transport (producer) and the app (consumer).
 
-import { RequestAbortedError, TsgiError } from './errors.js';
+import { BodyTooLargeError, RequestAbortedError } from './errors.js';
 import { ByteSpool } from './spool.js';
 import type { InputStream } from './types.js';
 
@@ -86,7 +86,7 @@ export class BodyInput implements InputStream {
     }
     this.#received += chunk.byteLength;
     if (this.#received > this.#maxBytes) {
-      this.fail(new TsgiError('TSGI_BODY_TOO_LARGE', `tsgi: request body exceeds ${this.#maxBytes} bytes`));
+      this.fail(new BodyTooLargeError(this.#maxBytes));
       return;
     }
     if (!this.#discarding && chunk.byteLength > 0) {
@@ -232,7 +232,7 @@ export class BodyInput implements InputStream {
     for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) {
       total += chunk.byteLength;
       if (total > maxBytes) {
-        throw new TsgiError('TSGI_BODY_TOO_LARGE', `tsgi: request body exceeds ${maxBytes} bytes`);
+        throw new BodyTooLargeError(maxBytes);
       }
       chunks.push(chunk);
     }

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { runApp } from '../../src/core/driver.js';
-import { RequestAbortedError, TsgiError } from '../../src/core/errors.js';
+import { BodyTooLargeError, RequestAbortedError, TsgiError } from '../../src/core/errors.js';
 import type { App, Body } from '../../src/core/types.js';
 import { recordingSink, testEnviron } from '../helpers/recording-sink.js';
 
@@ -250,6 +250,43 @@ describe('driver: the app breaks a rule', () => {
     });
     expect(await outcome).toBe('failed');
     expect(logs.join('')).toContain('before startResponse was called');
+  });
+});
+
+describe('driver: a request body too large (RFC 9110 §15.5.14)', () => {
+  const readsAll: App = async (environ, start) => {
+    const body = await environ['tsgi.input'].readAll(4);
+    start('200 OK', []);
+    return [body];
+  };
+
+  it("answers 413, not 500, when tsgi.input's BodyTooLargeError escapes the app, and logs no stack", async () => {
+    const { environ } = testEnviron({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '10' }, Buffer.from('0123456789'));
+    const { sink, rec } = recordingSink();
+    const logs: Array<[string, string]> = [];
+    expect(await runApp(readsAll, environ, sink, { log: (line, level) => logs.push([line, level]) })).toBe('failed');
+    expect(rec.status).toBe('413 Content Too Large');
+    expect(text(rec.body)).toBe('Content Too Large\n');
+    expect(logs).toEqual([['tsgi: 413 for POST /: tsgi: request body exceeds 4 bytes\n', 'info']]);
+  });
+
+  it('carries status 413 the way Express, Koa and Fastify read it (http-errors)', () => {
+    const error = new BodyTooLargeError(4);
+    expect(error).toBeInstanceOf(TsgiError);
+    expect([error.code, error.status, error.statusCode, error.expose]).toEqual(['TSGI_BODY_TOO_LARGE', 413, 413, true]);
+  });
+
+  it('cuts the response off as for any error once the headers were sent', async () => {
+    const { environ } = testEnviron({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '10' }, Buffer.from('0123456789'));
+    const { sink, rec } = recordingSink();
+    const app: App = async function* (env, start) {
+      start('200 OK', []);
+      yield 'partial';
+      await env['tsgi.input'].readAll(4);
+    };
+    expect(await runApp(app, environ, sink, { log: () => {} })).toBe('failed');
+    expect(rec.status).toBe('200 OK');
+    expect(rec.events.at(-1)).toMatch(/^abort/);
   });
 });
 

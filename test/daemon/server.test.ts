@@ -4,7 +4,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { App } from '../../src/core/types.js';
+import type { App, Environ, StartResponse } from '../../src/core/types.js';
+import { fromNodeHttp } from '../../src/adapters/node-http.js';
+import express from 'express';
 import { FastCgiServer, type FastCgiServerOptions } from '../../src/daemon/server.js';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 import { FCGI_KEEP_CONN, ProtocolStatus, RecordType, Role } from '../../src/fastcgi/constants.js';
@@ -508,6 +510,23 @@ describe('FastCGI daemon: connections the web server holds on to', () => {
     conn.socket.destroy();
     expect(await until(() => returned, 3000)).toBe(true);
     expect(await until(() => spoolFiles() === before, 3000)).toBe(true);
+  });
+
+  it.each([
+    ['a TSGI app', ((async (environ: Environ, start: StartResponse) => {
+      const body = await environ['tsgi.input'].readAll();
+      start('200 OK', []);
+      return [body];
+    }) as App)],
+    ['Express (express.raw)', fromNodeHttp(express().post('/', express.raw({ type: '*/*', limit: '10mb' }), (req, res) => void res.send(`got ${req.body.length}`)))],
+  ])('answers 413 when a body without CONTENT_LENGTH grows past --max-body-bytes: %s', async (_name, app) => {
+    const address = await serve(app, { maxBodyBytes: 1000 });
+    const client = await FastCgiClient.connect(address);
+    const res = await client.request({ params: { ...PARAMS, REQUEST_METHOD: 'POST', PATH_INFO: '/', CONTENT_TYPE: 'application/octet-stream', HTTP_TRANSFER_ENCODING: 'chunked' }, body: new Uint8Array(5000) });
+    expect(res.status, logs.join('')).toBe(413);
+    expect(await text(res.body)).toBe('Content Too Large\n');
+    expect(logs.join('')).toContain('tsgi: 413 for POST /: tsgi: request body exceeds 1000 bytes');
+    client.close();
   });
 
   const endless: App = async function* (_env, start) {
