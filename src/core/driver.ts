@@ -279,9 +279,12 @@ function checkBody(body: unknown): asserts body is Body {
     typeof body !== 'object' ||
     !(Symbol.iterator in body || Symbol.asyncIterator in body)
   ) {
+    // A fetch handler of two parameters, `(request, context) => Response` (React Router's request
+    // handler, for one), is taken for a TSGI app: say how to have it adapted.
+    const hint = typeof Response === 'function' && body instanceof Response ? '; for a fetch handler (request, context) => Response, start tsgi with --type fetch (TSGI_TYPE=fetch under CGI) or wrap it in fromFetch()' : '';
     throw new TsgiError(
       'TSGI_BAD_BODY',
-      `tsgi: the app must return an iterable or async iterable of chunks, got ${describe(body)}`,
+      `tsgi: the app must return an iterable or async iterable of chunks, got ${describe(body)}${hint}`,
     );
   }
 }

@@ -290,6 +290,16 @@ describe('driver: a request body too large (RFC 9110 §15.5.14)', () => {
   });
 });
 
+describe('driver: an app that is not a TSGI app', () => {
+  it('says to use --type fetch when a two-parameter function returned a fetch Response', async () => {
+    const handler = (async (_request: unknown, _context: unknown) => new Response('hi')) as unknown as App;
+    const { outcome, rec, logs } = await drive(handler);
+    expect(await outcome).toBe('failed');
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(logs.join('')).toContain('got Response; for a fetch handler (request, context) => Response, start tsgi with --type fetch');
+  });
+});
+
 describe('driver: details the validator found', () => {
   it('rejects write() after the response ended with TSGI_WRITE_AFTER_END, sending nothing', async () => {
     let kept: ((chunk: string) => Promise<void>) | undefined;
