@@ -3,7 +3,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { App } from '../core/types.js';
 import { FastCgiConnection, type ConnectionOptions } from '../fastcgi/connection.js';
-import { formatListenAddress, listenOn, type ListenAddress } from './listen.js';
+import { listenOn, type ListenAddress } from './listen.js';
 
 /** Options for {@link FastCgiServer}. */
 export interface FastCgiServerOptions {
@@ -153,7 +153,8 @@ export class FastCgiServer {
    * @param socketMode - permissions for a new unix socket (default 0660).
    * @param shared - true in a worker process: the socket is shared with the other workers (see
    *   {@link listenOn}). Default false.
-   * @returns the bound address (with the real port when 0 was asked).
+   * @returns the bound address (with the real port when 0 was asked); saying where it listens is
+   *   the caller's (the CLI logs "tsgi: fastcgi listening on …").
    * @throws {TsgiError} code `TSGI_LISTEN` (see {@link listenOn}).
    */
   async listen(address: ListenAddress, socketMode?: number, shared = false): Promise<ListenAddress> {
@@ -170,7 +171,6 @@ export class FastCgiServer {
       this.#logAccept(`fastcgi: closing a new connection: --max-conns ${this.#options.maxConns} reached\n`),
     );
     this.#startSweep();
-    this.#options.log(`tsgi: fastcgi listening on ${formatListenAddress(bound)}\n`);
     return bound;
   }
 

@@ -120,6 +120,7 @@ describe('tsgi fastcgi on SIGTERM', () => {
       let body = '';
       for await (const chunk of res.body) body += Buffer.from(chunk).toString();
       expect(body).toBe('done\n');
+      expect(stderr().match(/fastcgi listening on/g)).toHaveLength(1);
       child.kill('SIGTERM');
       expect(await exitCode()).toBe(0);
       expect(stderr()).toContain('SIGTERM, stopping gracefully');

@@ -147,6 +147,7 @@ describe('tsgi fastcgi --workers', () => {
     const daemon = await startWorkers(appDir('v1'), ['--workers', '2']);
     const pids = (/worker\(s\) \(([\d, ]+);/.exec(daemon.stderr())![1] ?? '').split(', ').map(Number);
     expect(pids).toHaveLength(2);
+    expect(daemon.stderr().match(/fastcgi listening on/g)).toHaveLength(1); // the primary's line, for all
     // One worker blocks its event loop in the app; the next connection can only be accepted by the other.
     const blocked = get(daemon.address, '/block', '1500');
     await expect.poll(daemon.stderr, { timeout: 5_000 }).toMatch(/blocking in \d+/);
