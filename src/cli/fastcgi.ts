@@ -194,27 +194,33 @@ async function servePrimary(serve: ServeOptions, address: ListenAddress, workers
       if (address.kind === 'unix') chmodSync(address.path, serve.socketMode);
     },
   });
-  await pool.start();
+  // Stops are handled from now on, not once the workers listen: systemd may stop the service while
+  // the app loads.
+  const targets: Stoppable[] = [pool];
+  stopOnSignals(targets, log, serve.graceMs, { exit: (code) => process.exit(code) });
+  // False: stopped while starting; the stop ends the process.
+  if (!(await pool.start())) return;
   const where = formatListenAddress(bound ?? address);
   log(`tsgi: fastcgi listening on ${where} with ${workers} worker(s) (${pool.pids.join(', ')}; primary ${process.pid}): SIGHUP reloads the app, SIGTERM stops\n`);
-  const targets: Stoppable[] = [pool];
   if (front !== undefined) targets.push(await startFront(front, bound ?? address, log));
-  stopOnSignals(targets, log, serve.graceMs, { exit: (code) => process.exit(code) });
   process.on('SIGHUP', () => void pool.reload());
 }
 
 /** A worker started by {@link servePrimary}: loads the app, listens on the shared socket, obeys the primary. */
 async function serveAsWorker(serve: ServeOptions, address: ListenAddress, maxRequests: number): Promise<void> {
-  const app = await loadApp(serve.appSpec, serve.type, undefined, { boot: true });
   const targets: Stoppable[] = [];
   const stopper = createStopper(targets, serve.log, serve.graceMs, { exit: (code) => process.exit(code) });
   const side = new WorkerSide({ maxRequests, send: (message) => process.send?.(message, undefined, {}, ignore), stopper });
-  const server = new FastCgiServer({ app, ...serve.server, multiprocess: true, onRequestDone: () => side.requestDone() });
-  targets.push(server);
+  // Orders and signals are obeyed while the app loads too: a stop then (SIGTERM during a reload)
+  // ends the worker at once, where an order nobody listened for would be lost and the worker
+  // would go on to listen, serve, and be killed later.
   stopOnSignals(stopper, serve.log);
   process.on('message', (message) => side.receive(message));
   // SIGHUP is the primary's (a terminal hang-up reaches the whole group): never the default exit.
   process.on('SIGHUP', () => {});
+  const app = await loadApp(serve.appSpec, serve.type, undefined, { boot: true });
+  const server = new FastCgiServer({ app, ...serve.server, multiprocess: true, onRequestDone: () => side.requestDone() });
+  targets.push(server);
   const bound = await server.listen(address, serve.socketMode, true);
   side.listening(formatListenAddress(bound));
 }

@@ -98,11 +98,12 @@ export class WorkerPool implements Stoppable {
 
   /**
    * Starts the workers.
-   * @returns once every worker listens.
+   * @returns true once every worker listens; false when {@link close} or {@link destroy} came first
+   *   (SIGTERM while the app loads): the workers are stopping, as that stop ordered.
    * @throws {TsgiError} code `TSGI_WORKER_START` when a worker exits before it listens (the app
    *   failed to load, the address could not be bound: the worker logged why); no worker is left.
    */
-  async start(): Promise<void> {
+  async start(): Promise<boolean> {
     // Workers accept on the shared socket themselves; the default (round-robin) would make the
     // primary accept every connection and pass it on over IPC.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -120,7 +121,9 @@ export class WorkerPool implements Stoppable {
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     try {
       await this.#startSet();
+      return true;
     } catch (error) {
+      if (this.#stopping) return false;
       this.destroy();
       throw error;
     }
@@ -142,6 +145,8 @@ export class WorkerPool implements Stoppable {
         `tsgi: reloaded: workers ${started.map(pidOf).join(', ')} listen; the old ones finish their requests\n`,
       );
     } catch (error) {
+      // A stop under way ended the new workers; there is nothing to keep.
+      if (this.#stopping) return;
       this.#options.log(`${error instanceof Error ? error.message : String(error)}; the running workers stay\n`);
     } finally {
       this.#reloading = false;
@@ -230,11 +235,9 @@ export class WorkerPool implements Stoppable {
     if (entry === undefined) return;
     this.#entries.delete(worker);
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    if (entry.state === 'starting') {
-      entry.settleReady(
-        new TsgiError('TSGI_WORKER_START', `tsgi: worker ${pidOf(entry)} ${how} before it listened (its error is above)`),
-      );
-    }
+    // Fails a start waiting for this worker, also when it was told to stop before it listened (a
+    // stop during a reload); a no-op once it listened.
+    entry.settleReady(new TsgiError('TSGI_WORKER_START', `tsgi: worker ${pidOf(entry)} ${how} before it listened (its error is above)`));
     if (this.#entries.size === 0) this.#allGone?.();
     if (this.#stopping || entry.state === 'stopping') return;
     // Starting as part of a set: startSet decides (the first start fails, a reload keeps the old set).

@@ -217,6 +217,27 @@ describe('tsgi fastcgi --workers', () => {
     expect(await get(daemon.address)).toMatch(/^\d+ v1 true$/);
   });
 
+  it('stops with exit status 0 on a SIGTERM while the workers load, at start and during a reload', async () => {
+    const dir = appDir('v1');
+    writeFileSync(join(dir, 'workers-load-ms.txt'), '700');
+    const starting = startCli(dir, ['--listen', '127.0.0.1:0', '--workers', '2']);
+    await expect.poll(starting.stderr, { timeout: 10_000 }).toMatch(/loading in \d+/);
+    starting.child.kill('SIGTERM');
+    expect(await starting.exited).toBe(0);
+    expect(starting.stderr()).not.toContain('worker(s)');
+    expect(starting.stderr()).toContain('tsgi: SIGTERM, stopping gracefully');
+
+    rmSync(join(dir, 'workers-load-ms.txt'));
+    const daemon = await startWorkers(dir, ['--workers', '2', '--grace-ms', '3000']);
+    writeFileSync(join(dir, 'workers-load-ms.txt'), '3000');
+    daemon.child.kill('SIGHUP');
+    await expect.poll(daemon.stderr, { timeout: 5_000 }).toMatch(/loading in \d+/);
+    daemon.child.kill('SIGTERM');
+    // The loading worker obeys the stop at once, rather than listening and being killed 3 + 5 s on.
+    expect(await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 2_500))])).toBe(0);
+    expect(daemon.stderr().split('stopping gracefully')[1]).not.toContain('fastcgi listening');
+  });
+
   it('exits 1 at start, naming the error once, when the app cannot load', async () => {
     const daemon = startCli(appDir('broken'), ['--listen', '127.0.0.1:0', '--workers', '3']);
     expect(await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 15_000))])).toBe(1);

@@ -1,0 +1,127 @@
+// Tests the primary's WorkerPool (daemon/workers.ts) against a fake node:cluster: orders, reloads, respawns and timers, deterministically.
+
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+/** A worker as the pool sees it: what it was sent, whether it was killed. */
+class FakeWorker extends EventEmitter {
+  readonly sent: unknown[] = [];
+  readonly killed: string[] = [];
+  connected = true;
+  readonly process: { pid: number; kill: (signal: string) => void };
+  constructor(pid: number) {
+    super();
+    this.process = { pid, kill: (signal) => void this.killed.push(signal) };
+  }
+  isConnected(): boolean {
+    return this.connected;
+  }
+  send(message: unknown, callback: () => void): void {
+    this.sent.push(message);
+    callback();
+  }
+}
+
+/** A stand-in for node:cluster's primary side: fork() makes a FakeWorker, the test emits its events. */
+const fake = Object.assign(new EventEmitter(), {
+  SCHED_NONE: 1,
+  schedulingPolicy: 2,
+  setupPrimary: () => {},
+  forked: [] as FakeWorker[],
+  fork(): FakeWorker {
+    const worker = new FakeWorker(100 + fake.forked.length);
+    fake.forked.push(worker);
+    return worker;
+  },
+});
+// Called when workers.ts is imported below, after `fake` exists.
+vi.mock('node:cluster', () => ({ default: fake }));
+
+const { WorkerPool } = await import('../../src/daemon/workers.js');
+
+const forked = (): FakeWorker[] => fake.forked;
+const listen = (worker: FakeWorker): void => void fake.emit('message', worker, { tsgi: 'listening', address: '127.0.0.1:9000' });
+const retire = (worker: FakeWorker): void => void fake.emit('message', worker, { tsgi: 'retiring' });
+const exit = (worker: FakeWorker, code = 0): void => void fake.emit('exit', worker, code, null);
+const stopped = (worker: FakeWorker): boolean => worker.sent.some((m) => (m as { tsgi?: string }).tsgi === 'stop');
+/** Lets the pool's promise continuations run. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+let log: string[];
+function pool(workers = 2) {
+  return new WorkerPool({ workers, env: {}, log: (line) => void log.push(line), });
+}
+/** A pool of `workers` started and listening. */
+async function started(workers = 2) {
+  const p = pool(workers);
+  const starting = p.start();
+  listen(forked()[0]!);
+  await settle();
+  for (const worker of forked().slice(1)) listen(worker);
+  expect(await starting).toBe(true);
+  return p;
+}
+/** Live workers: forked, not exited. */
+const live = (exited: Set<FakeWorker>): FakeWorker[] => forked().filter((w) => !exited.has(w));
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  fake.forked = [];
+  log = [];
+});
+afterEach(() => {
+  fake.removeAllListeners();
+  vi.useRealTimers();
+});
+
+describe('WorkerPool', () => {
+  it('starts one worker, then the others once it listens', async () => {
+    const p = pool(3);
+    const starting = p.start();
+    expect(forked()).toHaveLength(1);
+    listen(forked()[0]!);
+    await settle();
+    expect(forked()).toHaveLength(3);
+    for (const worker of forked().slice(1)) listen(worker);
+    expect(await starting).toBe(true);
+    expect(p.pids).toEqual([100, 101, 102]);
+  });
+});
+
+describe('WorkerPool stops', () => {
+  it('ends a reload under way when the pool closes, without a misleading line', async () => {
+    const p = await started(2);
+    let reloaded = false;
+    void p.reload().then(() => (reloaded = true));
+    const closing = p.close(1000);
+    for (const worker of forked()) exit(worker);
+    await closing;
+    await settle();
+    expect(reloaded).toBe(true);
+    expect(log.join('')).not.toContain('the running workers stay');
+  });
+
+  it('resolves start() with false when the pool closes while it starts, killing nothing', async () => {
+    const p = pool(2);
+    const starting = p.start();
+    listen(forked()[0]!);
+    await settle();
+    const closing = p.close(1000);
+    expect(forked().every(stopped)).toBe(true);
+    exit(forked()[1]!);
+    expect(await starting).toBe(false);
+    expect(forked()[0]!.killed).toEqual([]);
+    exit(forked()[0]!);
+    await closing;
+  });
+
+  it('forks nothing after close(), when a respawn was pending', async () => {
+    const p = await started(1);
+    exit(forked()[0]!, 3);
+    await p.close(1000);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(forked()).toHaveLength(1);
+  });
+});
