@@ -194,16 +194,16 @@ async function servePrimary(serve: ServeOptions, address: ListenAddress, workers
       if (address.kind === 'unix') chmodSync(address.path, serve.socketMode);
     },
   });
-  // Stops are handled from now on, not once the workers listen: systemd may stop the service while
-  // the app loads.
+  // Signals are handled from now on, not once the workers listen: systemd may stop the service or
+  // reload it (SIGHUP, whose default action would end the primary) while the app loads.
   const targets: Stoppable[] = [pool];
   stopOnSignals(targets, log, serve.graceMs, { exit: (code) => process.exit(code) });
+  process.on('SIGHUP', () => void pool.reload());
   // False: stopped while starting; the stop ends the process.
   if (!(await pool.start())) return;
   const where = formatListenAddress(bound ?? address);
   log(`tsgi: fastcgi listening on ${where} with ${workers} worker(s) (${pool.pids.join(', ')}; primary ${process.pid}): SIGHUP reloads the app, SIGTERM stops\n`);
   if (front !== undefined) targets.push(await startFront(front, bound ?? address, log));
-  process.on('SIGHUP', () => void pool.reload());
 }
 
 /** A worker started by {@link servePrimary}: loads the app, listens on the shared socket, obeys the primary. */

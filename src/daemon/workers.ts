@@ -84,7 +84,10 @@ export class WorkerPool implements Stoppable {
   readonly #respawns = new Set<NodeJS.Timeout>();
   #youngDeaths = 0;
   #stopping = false;
-  #reloading = false;
+  /** A start or a reload is under way: a reload asked for meanwhile waits for it. */
+  #busy = false;
+  /** A reload was asked for while busy. */
+  #reloadAgain = false;
   #allGone: (() => void) | undefined;
 
   constructor(options: WorkerPoolOptions) {
@@ -119,8 +122,10 @@ export class WorkerPool implements Stoppable {
     }
     cluster.on('message', (worker, message) => this.#onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
+    this.#busy = true;
     try {
       await this.#startSet();
+      this.#idle();
       return true;
     } catch (error) {
       if (this.#stopping) return false;
@@ -131,11 +136,19 @@ export class WorkerPool implements Stoppable {
 
   /**
    * Graceful reload (SIGHUP): starts a new set of workers and, once all of them listen, stops the old
-   * ones gracefully. Ignored while stopping or while another reload runs; logs what happened.
+   * ones gracefully. Asked for while the workers start or another reload runs, it runs once that is
+   * done (once however often it was asked for); ignored while stopping. Logs what happened.
    */
   async reload(): Promise<void> {
-    if (this.#stopping || this.#reloading) return;
-    this.#reloading = true;
+    if (this.#stopping) return;
+    if (this.#busy) {
+      // The workers starting now may have loaded the code from before this ask (or some of them:
+      // a set starts one first): the new code is loaded by a set started after them.
+      if (!this.#reloadAgain) this.#options.log('tsgi: reload asked for while workers start; it runs once they listen\n');
+      this.#reloadAgain = true;
+      return;
+    }
+    this.#busy = true;
     const old = [...this.#entries.values()].filter((entry) => entry.state !== 'stopping');
     this.#options.log(`tsgi: reloading: starting ${this.#options.workers} new worker(s)\n`);
     try {
@@ -149,8 +162,21 @@ export class WorkerPool implements Stoppable {
       if (this.#stopping) return;
       this.#options.log(`${error instanceof Error ? error.message : String(error)}; the running workers stay\n`);
     } finally {
-      this.#reloading = false;
+      this.#idle();
     }
+  }
+
+  /** Ends a start or a reload; runs the reload asked for meanwhile, after the caller's own lines. */
+  #idle(): void {
+    if (!this.#reloadAgain || this.#stopping) {
+      this.#busy = false;
+      return;
+    }
+    setImmediate(() => {
+      this.#busy = false;
+      this.#reloadAgain = false;
+      void this.reload();
+    });
   }
 
   /** Graceful stop: every worker finishes its requests within its grace period, then exits. */

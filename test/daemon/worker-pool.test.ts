@@ -90,6 +90,47 @@ describe('WorkerPool', () => {
   });
 });
 
+describe('WorkerPool reload', () => {
+  it('runs a reload asked for during the first start once that start is done', async () => {
+    const p = pool(2);
+    const starting = p.start();
+    await p.reload();
+    expect(forked()).toHaveLength(1);
+    expect(log.join('')).toContain('once they listen');
+    listen(forked()[0]!);
+    await settle();
+    listen(forked()[1]!);
+    expect(await starting).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(forked()).toHaveLength(3);
+    expect(log.join('')).toContain('reloading: starting 2 new worker(s)');
+  });
+
+  it('runs a reload asked for (twice) during a reload once more after it, with code loaded after the last ask', async () => {
+    const p = await started(2);
+    const first = p.reload();
+    void p.reload();
+    void p.reload();
+    listen(forked()[2]!);
+    await settle();
+    listen(forked()[3]!);
+    await first;
+    await vi.advanceTimersByTimeAsync(0);
+    // One more set, not two.
+    expect(forked()).toHaveLength(5);
+    listen(forked()[4]!);
+    await settle();
+    expect(forked()).toHaveLength(6);
+    listen(forked()[5]!);
+    await settle();
+    expect(forked().slice(0, 4).every(stopped)).toBe(true);
+    expect(forked().slice(4).some(stopped)).toBe(false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(forked()).toHaveLength(6);
+  });
+
+});
+
 describe('WorkerPool stops', () => {
   it('ends a reload under way when the pool closes, without a misleading line', async () => {
     const p = await started(2);

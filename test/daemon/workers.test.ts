@@ -217,6 +217,17 @@ describe('tsgi fastcgi --workers', () => {
     expect(await get(daemon.address)).toMatch(/^\d+ v1 true$/);
   });
 
+  it('reloads once started on a SIGHUP that came while the workers were loading (systemctl reload right after start)', async () => {
+    const dir = appDir('v1');
+    writeFileSync(join(dir, 'workers-load-ms.txt'), '700');
+    const daemon = startCli(dir, ['--listen', '127.0.0.1:0', '--workers', '2']);
+    await expect.poll(daemon.stderr, { timeout: 10_000 }).toMatch(/loading in \d+/);
+    daemon.child.kill('SIGHUP');
+    await expect.poll(daemon.stderr, { timeout: 15_000 }).toContain('tsgi: reloaded: workers');
+    expect(daemon.child.exitCode).toBe(null);
+    expect(daemon.stderr()).toMatch(/with 2 worker\(s\)[^]*reloading: starting 2 new worker\(s\)/);
+  });
+
   it('stops with exit status 0 on a SIGTERM while the workers load, at start and during a reload', async () => {
     const dir = appDir('v1');
     writeFileSync(join(dir, 'workers-load-ms.txt'), '700');
