@@ -58,6 +58,11 @@ interface Entry {
   replaces: Entry | undefined;
   /** Started by startSet, which handles its failure to start. */
   inSet: boolean;
+  /**
+   * The set it belongs to: each start of a set (the first, each reload) numbers a new one; a
+   * respawn or a --max-requests replacement is of its predecessor's set.
+   */
+  set: number;
 }
 
 /**
@@ -81,7 +86,10 @@ interface Entry {
 export class WorkerPool implements Stoppable {
   readonly #options: WorkerPoolOptions;
   readonly #entries = new Map<Worker, Entry>();
-  readonly #respawns = new Set<NodeJS.Timeout>();
+  /** Pending respawns, with the set of the worker each replaces. */
+  readonly #respawns = new Map<NodeJS.Timeout, number>();
+  /** The number of the last set started (see Entry.set). */
+  #lastSet = 0;
   #youngDeaths = 0;
   #stopping = false;
   /** A start or a reload is under way: a reload asked for meanwhile waits for it. */
@@ -149,11 +157,13 @@ export class WorkerPool implements Stoppable {
       return;
     }
     this.#busy = true;
-    const old = [...this.#entries.values()].filter((entry) => entry.state !== 'stopping');
     this.#options.log(`tsgi: reloading: starting ${this.#options.workers} new worker(s)\n`);
     try {
       const started = await this.#startSet();
-      for (const entry of old) this.#order(entry, 'stop');
+      // Every other worker is old: the ones serving when the reload began, and the ones started
+      // since in place of them (a respawn, a --max-requests replacement), pending respawns too.
+      const serving = started[0]!.set;
+      this.#stopSets((set) => set !== serving);
       this.#options.log(
         `tsgi: reloaded: workers ${started.map(pidOf).join(', ')} listen; the old ones finish their requests\n`,
       );
@@ -196,8 +206,18 @@ export class WorkerPool implements Stoppable {
 
   #beginStop(): void {
     this.#stopping = true;
-    for (const timer of this.#respawns) clearTimeout(timer);
+    for (const timer of this.#respawns.keys()) clearTimeout(timer);
     this.#respawns.clear();
+  }
+
+  /** Tells the workers of the sets `which` picks to stop, and cancels their pending respawns. */
+  #stopSets(which: (set: number) => boolean): void {
+    for (const entry of this.#entries.values()) if (which(entry.set) && entry.state !== 'stopping') this.#order(entry, 'stop');
+    for (const [timer, set] of this.#respawns) {
+      if (!which(set)) continue;
+      clearTimeout(timer);
+      this.#respawns.delete(timer);
+    }
   }
 
   #whenAllGone(): Promise<void> {
@@ -208,23 +228,25 @@ export class WorkerPool implements Stoppable {
   /**
    * Starts `workers` workers, one first and the rest once it listens.
    * @returns their entries, once all listen.
-   * @throws {TsgiError} `TSGI_WORKER_START` when one exits first; the others of the set are stopped.
+   * @throws {TsgiError} `TSGI_WORKER_START` when one exits first; the others of the set (and the
+   *   respawns of those that listened, then died) are stopped.
    */
   async #startSet(): Promise<Entry[]> {
+    const number = ++this.#lastSet;
     const set: Entry[] = [];
     try {
-      set.push(this.#fork(undefined, true));
+      set.push(this.#fork(number, undefined, true));
       await set[0]!.ready;
-      for (let i = 1; i < this.#options.workers; i++) set.push(this.#fork(undefined, true));
+      for (let i = 1; i < this.#options.workers; i++) set.push(this.#fork(number, undefined, true));
       await Promise.all(set.map((entry) => entry.ready));
       return set;
     } catch (error) {
-      for (const entry of set) if (this.#entries.has(entry.worker)) this.#order(entry, 'stop');
+      this.#stopSets((other) => other === number);
       throw error;
     }
   }
 
-  #fork(replaces: Entry | undefined, inSet = false): Entry {
+  #fork(set: number, replaces: Entry | undefined, inSet = false): Entry {
     const worker = cluster.fork(this.#options.env);
     let settleReady!: (error?: Error) => void;
     const ready = new Promise<void>((resolve, reject) => {
@@ -232,7 +254,7 @@ export class WorkerPool implements Stoppable {
     });
     // Only startSet awaits this; a replacement that exits first is handled by #onExit.
     ready.catch(() => {});
-    const entry: Entry = { worker, state: 'starting', startedAt: Date.now(), ready, settleReady, replaces, inSet };
+    const entry: Entry = { worker, state: 'starting', startedAt: Date.now(), ready, settleReady, replaces, inSet, set };
     // A failed IPC send (the worker just died) is reported by its 'exit' too.
     worker.on('error', () => {});
     this.#entries.set(worker, entry);
@@ -252,7 +274,7 @@ export class WorkerPool implements Stoppable {
       entry.replaces = undefined;
     } else if (isWorkerMessage(message, 'retiring') && entry.state === 'ready' && !this.#stopping) {
       entry.state = 'retiring';
-      this.#fork(entry);
+      this.#fork(entry.set, entry);
     }
   }
 
@@ -279,9 +301,9 @@ export class WorkerPool implements Stoppable {
     this.#options.log(`tsgi: worker ${pidOf(entry)} ${how}; starting another${delay > 0 ? ` in ${delay} ms` : ''}\n`);
     const timer = setTimeout(() => {
       this.#respawns.delete(timer);
-      if (!this.#stopping) this.#fork(entry.replaces);
+      if (!this.#stopping) this.#fork(entry.set, entry.replaces);
     }, delay);
-    this.#respawns.add(timer);
+    this.#respawns.set(timer, entry.set);
   }
 
   #order(entry: Entry, order: WorkerMessage['tsgi'] & ('stop' | 'stop-now')): void {

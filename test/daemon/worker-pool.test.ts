@@ -129,6 +129,63 @@ describe('WorkerPool reload', () => {
     expect(forked()).toHaveLength(6);
   });
 
+  it('leaves N workers when an old one died during the reload and was replaced', async () => {
+    const p = await started(2);
+    const exited = new Set<FakeWorker>();
+    const reloading = p.reload();
+    const [a] = forked();
+    exit(a!, 3);
+    exited.add(a!);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(forked()).toHaveLength(4); // a's replacement, old generation
+    listen(forked()[3]!);
+    listen(forked()[2]!);
+    await settle();
+    listen(forked()[4]!);
+    await reloading;
+    // Everything but the new set is told to stop.
+    expect(live(exited).filter((w) => !stopped(w)).map((w) => w.process.pid)).toEqual([102, 104]);
+  });
+
+  it('cancels an old worker’s pending respawn when the reload completes', async () => {
+    const p = await started(2);
+    const reloading = p.reload();
+    listen(forked()[2]!);
+    await settle();
+    exit(forked()[0]!, 3); // respawn due in 100 ms
+    listen(forked()[3]!);
+    await reloading;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(forked()).toHaveLength(4);
+  });
+
+  it("stops an old worker's --max-requests replacement with the old worker", async () => {
+    const p = await started(2);
+    const reloading = p.reload();
+    retire(forked()[0]!);
+    expect(forked()).toHaveLength(4); // [2] new set, [3] replacement of [0]
+    listen(forked()[2]!);
+    await settle();
+    listen(forked()[4]!);
+    await reloading;
+    expect(stopped(forked()[3]!)).toBe(true);
+    expect([2, 4].map((i) => stopped(forked()[i]!))).toEqual([false, false]);
+  });
+
+  it('stops the new set, and the respawns of its workers, when one of it cannot start', async () => {
+    const p = await started(2);
+    const reloading = p.reload();
+    listen(forked()[2]!);
+    await settle();
+    exit(forked()[2]!, 3); // listened, then crashed: respawned
+    await vi.advanceTimersByTimeAsync(100);
+    expect(forked()).toHaveLength(5);
+    exit(forked()[3]!, 1); // never listened: the reload fails
+    await reloading;
+    expect(log.join('')).toContain('the running workers stay');
+    expect(stopped(forked()[4]!)).toBe(true);
+    expect([0, 1].map((i) => stopped(forked()[i]!))).toEqual([false, false]);
+  });
 });
 
 describe('WorkerPool stops', () => {
