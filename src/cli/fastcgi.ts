@@ -187,6 +187,7 @@ async function servePrimary(serve: ServeOptions, address: ListenAddress, workers
     env,
     inheritFd: address.kind === 'fd' ? address.fd : undefined,
     log,
+    graceMs: serve.graceMs,
     onListening: (reported) => {
       if (bound === undefined && reported !== undefined) bound = parseListenAddress(reported);
       // node:cluster binds a unix socket when the first worker listens, and again after every

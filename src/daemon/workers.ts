@@ -19,6 +19,11 @@ export interface WorkerPoolOptions {
   /** Log line sink (newline included). */
   log: (line: string) => void;
   /**
+   * The workers' `--grace-ms`: a worker told to stop (retired, reloaded) that has not exited this
+   * long plus 5 s later is killed. Default 30000.
+   */
+  graceMs?: number;
+  /**
    * Called each time a worker reports that it listens, with the address it reported (formatted, the
    * real port when 0 was asked). The CLI sets a unix socket's mode then.
    */
@@ -58,6 +63,8 @@ interface Entry {
   replaces: Entry | undefined;
   /** Started by startSet, which handles its failure to start. */
   inSet: boolean;
+  /** Kills the worker if it has not exited in time once told to stop (see #order). */
+  killTimer: NodeJS.Timeout | undefined;
   /**
    * The set it belongs to: each start of a set (the first, each reload) numbers a new one; a
    * respawn or a --max-requests replacement is of its predecessor's set.
@@ -77,7 +84,9 @@ interface Entry {
  *   listens the old one finishes its requests and exits;
  * - reload (SIGHUP): a new set of workers starts (new app code, new tsgi), and once all of them
  *   listen the old ones stop gracefully; if one cannot start, the old ones stay;
- * - close: every worker stops gracefully (its own `--grace-ms`), and is killed 5 s after that.
+ * - close: every worker stops gracefully (its own `--grace-ms`);
+ * - a worker told to stop (retired, reloaded, close) that has not exited 5 s after its grace period
+ *   is killed.
  * @example
  * const pool = new WorkerPool({ workers: 4, env: { TSGI_WORKER_LISTEN: '127.0.0.1:9000' }, log });
  * await pool.start();
@@ -193,9 +202,8 @@ export class WorkerPool implements Stoppable {
   close(graceMs: number): Promise<void> {
     this.#beginStop();
     const gone = this.#whenAllGone();
-    for (const entry of this.#entries.values()) this.#order(entry, 'stop');
-    const kill = setTimeout(() => this.destroy(), graceMs + EXIT_MARGIN_MS);
-    return gone.finally(() => clearTimeout(kill));
+    for (const entry of this.#entries.values()) this.#order(entry, 'stop', graceMs);
+    return gone;
   }
 
   /** Immediate stop: kills every worker. */
@@ -254,7 +262,17 @@ export class WorkerPool implements Stoppable {
     });
     // Only startSet awaits this; a replacement that exits first is handled by #onExit.
     ready.catch(() => {});
-    const entry: Entry = { worker, state: 'starting', startedAt: Date.now(), ready, settleReady, replaces, inSet, set };
+    const entry: Entry = {
+      worker,
+      state: 'starting',
+      startedAt: Date.now(),
+      ready,
+      settleReady,
+      replaces,
+      inSet,
+      set,
+      killTimer: undefined,
+    };
     // A failed IPC send (the worker just died) is reported by its 'exit' too.
     worker.on('error', () => {});
     this.#entries.set(worker, entry);
@@ -282,6 +300,7 @@ export class WorkerPool implements Stoppable {
     const entry = this.#entries.get(worker);
     if (entry === undefined) return;
     this.#entries.delete(worker);
+    clearTimeout(entry.killTimer);
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
     // Fails a start waiting for this worker, also when it was told to stop before it listened (a
     // stop during a reload); a no-op once it listened.
@@ -306,11 +325,20 @@ export class WorkerPool implements Stoppable {
     this.#respawns.set(timer, entry.set);
   }
 
-  #order(entry: Entry, order: WorkerMessage['tsgi'] & ('stop' | 'stop-now')): void {
+  #order(entry: Entry, order: WorkerMessage['tsgi'] & ('stop' | 'stop-now'), graceMs = this.#options.graceMs ?? 30_000): void {
     entry.state = 'stopping';
     const worker = entry.worker;
     if (worker.isConnected()) worker.send({ tsgi: order } satisfies WorkerMessage, () => {});
     else worker.process.kill('SIGTERM');
+    // A worker ends its own graceful stop at its grace period; one still there later cannot (its
+    // event loop is stuck in the app) and would hold a CPU for good, long after its replacement took
+    // over: killed, as PHP-FPM's process_control_timeout and gunicorn's graceful timeout do.
+    if (entry.killTimer !== undefined) return;
+    const waitMs = graceMs + EXIT_MARGIN_MS;
+    entry.killTimer = setTimeout(() => {
+      this.#options.log(`tsgi: worker ${pidOf(entry)} has not exited ${waitMs} ms after it was told to stop; killing it\n`);
+      worker.process.kill('SIGKILL');
+    }, waitMs);
   }
 }
 

@@ -51,7 +51,7 @@ const settle = async (): Promise<void> => {
 
 let log: string[];
 function pool(workers = 2) {
-  return new WorkerPool({ workers, env: {}, log: (line) => void log.push(line), });
+  return new WorkerPool({ workers, env: {}, log: (line) => void log.push(line), graceMs: 1000 });
 }
 /** A pool of `workers` started and listening. */
 async function started(workers = 2) {
@@ -189,6 +189,25 @@ describe('WorkerPool reload', () => {
 });
 
 describe('WorkerPool stops', () => {
+  it('kills a worker told to stop that has not exited --grace-ms + 5 s later', async () => {
+    const p = await started(1);
+    const reloading = p.reload();
+    listen(forked()[1]!);
+    await reloading;
+    expect(stopped(forked()[0]!)).toBe(true);
+    await vi.advanceTimersByTimeAsync(1000 + 5000 - 1);
+    expect(forked()[0]!.killed).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(forked()[0]!.killed).toEqual(['SIGKILL']);
+    expect(log.join('')).toContain('worker 100 has not exited 6000 ms after it was told to stop; killing it');
+    // One that exits in time is not killed.
+    retire(forked()[1]!);
+    listen(forked()[2]!);
+    exit(forked()[1]!);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(forked()[1]!.killed).toEqual([]);
+  });
+
   it('ends a reload under way when the pool closes, without a misleading line', async () => {
     const p = await started(2);
     let reloaded = false;
