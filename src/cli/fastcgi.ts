@@ -192,7 +192,14 @@ async function servePrimary(serve: ServeOptions, address: ListenAddress, workers
       if (bound === undefined && reported !== undefined) bound = parseListenAddress(reported);
       // node:cluster binds a unix socket when the first worker listens, and again after every
       // worker was gone: its mode is ours to set each time.
-      if (address.kind === 'unix') chmodSync(address.path, serve.socketMode);
+      if (address.kind !== 'unix') return;
+      try {
+        chmodSync(address.path, serve.socketMode);
+      } catch (error) {
+        // The path was removed under us (a tmp cleaner, a hand): say so; a throw here would end
+        // the primary, and with it every worker and the requests they were serving.
+        log(`tsgi: cannot set --socket-mode on ${address.path}: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
     },
   });
   // Signals are handled from now on, not once the workers listen: systemd may stop the service or

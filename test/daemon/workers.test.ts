@@ -289,6 +289,18 @@ describe('tsgi fastcgi --workers', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('keeps running when its unix socket file was removed and a worker then listens', async () => {
+    const dir = appDir('v1');
+    const path = join(dir, 'tsgi.sock');
+    const daemon = startCli(dir, ['--listen', path, '--workers', '1']);
+    await expect.poll(daemon.stderr, { timeout: 15_000 }).toContain(`listening on ${path} with 1 worker(s)`);
+    rmSync(path);
+    daemon.child.kill('SIGHUP');
+    await expect.poll(daemon.stderr, { timeout: 10_000 }).toContain('tsgi: reloaded: workers');
+    expect(daemon.stderr()).toContain(`tsgi: cannot set --socket-mode on ${path}: ENOENT`);
+    expect(daemon.child.exitCode).toBe(null);
+  });
+
   // systemd's socket activation, as systemd does it: a listening socket on fd 3, LISTEN_FDS=1 and
   // LISTEN_PID naming the process (python3 binds, then execs the CLI in the same process).
   it.skipIf(PYTHON === undefined && !process.env.CI)('serves a systemd socket (fd 3) from every worker', async () => {
