@@ -317,7 +317,12 @@ export class WorkerPool implements Stoppable {
       this.#options.log(`tsgi: worker ${pidOf(entry)} ${how} while retiring\n`);
       return;
     }
-    this.#options.log(`tsgi: worker ${pidOf(entry)} ${how}; starting another${delay > 0 ? ` in ${delay} ms` : ''}\n`);
+    // A replacement that cannot start (the app on disk is broken now) is retried for as long as it
+    // takes, while the worker it replaces serves on: say which case this is.
+    const failed = entry.state === 'starting' ? ' before it listened' : '';
+    const old = entry.replaces;
+    const serving = old !== undefined && this.#entries.has(old.worker) ? `; worker ${pidOf(old)} serves on` : '';
+    this.#options.log(`tsgi: worker ${pidOf(entry)} ${how}${failed}${serving}; starting another${delay > 0 ? ` in ${delay} ms` : ''}\n`);
     const timer = setTimeout(() => {
       this.#respawns.delete(timer);
       if (!this.#stopping) this.#fork(entry.set, entry.replaces);

@@ -90,6 +90,22 @@ describe('WorkerPool', () => {
   });
 });
 
+describe('WorkerPool --max-requests', () => {
+  it('keeps a retiring worker serving while its replacement cannot start, retrying with backoff, and says so', async () => {
+    await started(1);
+    retire(forked()[0]!);
+    for (const [i, delay] of [[1, 100], [2, 200], [3, 400]] as const) {
+      exit(forked()[i]!, 1);
+      expect(log.at(-1)).toBe(`tsgi: worker ${100 + i} exited with code 1 before it listened; worker 100 serves on; starting another in ${delay} ms\n`);
+      await vi.advanceTimersByTimeAsync(delay);
+      expect(forked()).toHaveLength(i + 2);
+    }
+    expect(stopped(forked()[0]!)).toBe(false);
+    listen(forked()[4]!);
+    expect(stopped(forked()[0]!)).toBe(true);
+  });
+});
+
 describe('WorkerPool reload', () => {
   it('runs a reload asked for during the first start once that start is done', async () => {
     const p = pool(2);
