@@ -83,14 +83,15 @@ interface Entry {
  * - a worker that served `--max-requests` asks to retire: its replacement starts, and once that one
  *   listens the old one finishes its requests and exits;
  * - reload (SIGHUP): a new set of workers starts (new app code, new tsgi), and once all of them
- *   listen the old ones stop gracefully; if one cannot start, the old ones stay;
+ *   listen the old ones stop gracefully; if one cannot start, the old ones stay; a reload asked for
+ *   during a start or a reload runs once after it;
  * - close: every worker stops gracefully (its own `--grace-ms`);
  * - a worker told to stop (retired, reloaded, close) that has not exited 5 s after its grace period
  *   is killed.
  * @example
  * const pool = new WorkerPool({ workers: 4, env: { TSGI_WORKER_LISTEN: '127.0.0.1:9000' }, log });
- * await pool.start();
- * process.on('SIGHUP', () => void pool.reload());
+ * process.on('SIGHUP', () => void pool.reload()); // from the start: one during it waits for it
+ * if (await pool.start()) log('listening\n');
  */
 export class WorkerPool implements Stoppable {
   readonly #options: WorkerPoolOptions;
