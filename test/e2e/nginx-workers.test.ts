@@ -42,85 +42,79 @@ async function load(base: string, clients: number, perClient: number, enough: (m
   return answers;
 }
 
-describe.skipIf(NGINX.skip)('nginx → tsgi fastcgi --workers 2 --max-requests 40 (tcp, keep-alive)', () => {
-  let dir: string | undefined;
-  let daemon: Daemon | undefined;
-  let nginx: FrontServer | undefined;
+/** The daemon and nginx of one describe block, set up and torn down by {@link nginxInFront}. */
+interface Setup {
+  dir?: string;
+  daemon?: Daemon;
+  nginx?: FrontServer;
+}
 
+/**
+ * For the describe block it is called in: the fixture app (v1) in a directory of its own, `tsgi
+ * fastcgi <args>` (two workers) on a loopback port, and nginx (the sample, keep-alive) in front.
+ */
+function nginxInFront(name: string, args: string[]): Setup {
+  const setup: Setup = {};
   beforeAll(async () => {
     NGINX.require();
-    dir = await makePrefix('workers');
-    const app = installApp(dir, 'v1');
-    daemon = await startDaemon({ app, extraArgs: ['--workers', '2', '--max-requests', '40'] });
-    await daemon.process.waitForOutput('with 2 worker(s)', 10_000);
-    nginx = await startNginx({ upstream: daemon.endpoint });
+    setup.dir = await makePrefix(name);
+    setup.daemon = await startDaemon({ app: installApp(setup.dir, 'v1'), extraArgs: args });
+    await setup.daemon.process.waitForOutput('with 2 worker(s)', 10_000);
+    setup.nginx = await startNginx({ upstream: setup.daemon.endpoint });
   });
-
   afterAll(async () => {
-    await nginx?.stop();
-    await daemon?.stop();
-    if (dir !== undefined) await removePrefix(dir);
+    await setup.nginx?.stop();
+    await setup.daemon?.stop();
+    if (setup.dir !== undefined) await removePrefix(setup.dir);
   });
+  return setup;
+}
+
+describe.skipIf(NGINX.skip)('nginx → tsgi fastcgi --workers 2 --max-requests 40 (tcp, keep-alive)', () => {
+  const setup = nginxInFront('workers', ['--workers', '2', '--max-requests', '40']);
 
   it('answers every request while workers retire and are replaced', async () => {
     // Rounds of load until two workers have retired and their replacements served (a replacement
     // needs a few hundred ms to start, during which the retiring worker goes on serving): at most
     // 40 rounds of 200 requests.
     const answers: Array<{ status: number; body: string }> = [];
-    const retired = () => daemon!.logs().match(/served \d+ requests \(--max-requests\), stopping gracefully/g)?.length ?? 0;
+    const retired = () => setup.daemon!.logs().match(/served \d+ requests \(--max-requests\), stopping gracefully/g)?.length ?? 0;
     const pids = new Set<string>();
     for (let round = 0; round < 40 && (retired() < 2 || pids.size < 4); round++) {
-      for (const answer of await load(nginx!.url, 8, 25)) {
+      for (const answer of await load(setup.nginx!.url, 8, 25)) {
         answers.push(answer);
         pids.add(answer.body.split(' ')[0]!);
       }
     }
     const failed = answers.filter((a) => a.status !== 200);
-    if (failed.length > 0) expect(failed, `${await nginx!.logs()}\n--- tsgi ---\n${daemon!.logs()}`).toEqual([]);
+    if (failed.length > 0) expect(failed, `${await setup.nginx!.logs()}\n--- tsgi ---\n${setup.daemon!.logs()}`).toEqual([]);
     for (const { body } of answers) expect(body).toMatch(/^\d+ v1 true$/);
     expect(retired()).toBeGreaterThanOrEqual(2);
     expect(pids.size).toBeGreaterThanOrEqual(4);
-    expect(daemon!.logs()).not.toMatch(/exited with code|was killed by/);
+    expect(setup.daemon!.logs()).not.toMatch(/exited with code|was killed by/);
   });
 });
 
 describe.skipIf(NGINX.skip)('nginx → tsgi fastcgi --workers 2, reloaded with SIGHUP (tcp, keep-alive)', () => {
-  let dir: string | undefined;
-  let daemon: Daemon | undefined;
-  let nginx: FrontServer | undefined;
-
-  beforeAll(async () => {
-    NGINX.require();
-    dir = await makePrefix('workers-reload');
-    const app = installApp(dir, 'v1');
-    daemon = await startDaemon({ app, extraArgs: ['--workers', '2'] });
-    await daemon.process.waitForOutput('with 2 worker(s)', 10_000);
-    nginx = await startNginx({ upstream: daemon.endpoint });
-  });
-
-  afterAll(async () => {
-    await nginx?.stop();
-    await daemon?.stop();
-    if (dir !== undefined) await removePrefix(dir);
-  });
+  const setup = nginxInFront('workers-reload', ['--workers', '2']);
 
   it('reloads the app on SIGHUP under load, answering every request with the old code or the new', async () => {
-    const before = await load(nginx!.url, 8, 10);
-    writeFileSync(join(dir!, 'workers-version.txt'), 'v2');
-    daemon!.process.child.kill('SIGHUP');
+    const before = await load(setup.nginx!.url, 8, 10);
+    writeFileSync(join(setup.dir!, 'workers-version.txt'), 'v2');
+    setup.daemon!.process.child.kill('SIGHUP');
     // Each client goes on until it has had 10 answers from the new code (bounded: 300 each).
-    const after = await load(nginx!.url, 8, 300, (mine) => mine.filter((body) => body.includes(' v2 ')).length >= 10);
+    const after = await load(setup.nginx!.url, 8, 300, (mine) => mine.filter((body) => body.includes(' v2 ')).length >= 10);
     const failed = [...before, ...after].filter((a) => a.status !== 200);
-    if (failed.length > 0) expect(failed, `${await nginx!.logs()}\n--- tsgi ---\n${daemon!.logs()}`).toEqual([]);
+    if (failed.length > 0) expect(failed, `${await setup.nginx!.logs()}\n--- tsgi ---\n${setup.daemon!.logs()}`).toEqual([]);
     expect(before.every((a) => a.body.includes(' v1 '))).toBe(true);
     const versions = after.map((a) => a.body.split(' ')[1]);
     expect(versions.filter((v) => v === 'v2').length).toBeGreaterThanOrEqual(80);
     // The old workers finish and exit once all new ones listen.
-    await expect.poll(() => daemon!.logs(), { timeout: 10_000 }).toContain('tsgi: reloaded: workers');
-    const old = (/worker\(s\) \(([\d, ]+);/.exec(daemon!.logs())?.[1] ?? '').split(', ').map(Number);
+    await expect.poll(() => setup.daemon!.logs(), { timeout: 10_000 }).toContain('tsgi: reloaded: workers');
+    const old = (/worker\(s\) \(([\d, ]+);/.exec(setup.daemon!.logs())?.[1] ?? '').split(', ').map(Number);
     expect(old).toHaveLength(2);
     for (const pid of old) await expect.poll(() => processExists(pid), { timeout: 10_000 }).toBe(false);
-    const last = await fetchRaw(`${nginx!.url}/`, { timeoutMs: 10_000 });
+    const last = await fetchRaw(`${setup.nginx!.url}/`, { timeoutMs: 10_000 });
     expect(last.body.toString()).toMatch(/^\d+ v2 true$/);
   });
 });
