@@ -456,32 +456,37 @@ describe('limits and addresses', () => {
       expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
     });
 
-    it('drops a filter stalled in its FCGI_DATA while the web server sends FCGI_STDIN after its end (spec §6.4)', async () => {
-      const { conn, closed } = await stallWhile(
-        (c) => {
-          c.begin(1, Role.FCGI_FILTER);
+    type Conn = Awaited<ReturnType<typeof rawConnection>>;
+    it.each([
+      [
+        'FCGI_DATA',
+        'FCGI_STDIN',
+        (c: Conn) => {
           c.params(1, { ...PARAMS, CONTENT_LENGTH: '2', FCGI_DATA_LENGTH: '10' });
           c.stdin(1, Buffer.from('hi'));
           c.stdin(1); // stdin ended
           c.data(1, Buffer.from('abc')); // 7 bytes short, never sent
         },
-        (c) => c.stdin(1, Buffer.from('x')),
-      );
-      expect(closed).toBe(true);
-      expect(conn.response(1).ends).toHaveLength(0);
-      expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
-    });
-
-    it('drops a filter stalled in its FCGI_STDIN while the web server sends FCGI_DATA after its end (spec §6.4)', async () => {
-      const { conn, closed } = await stallWhile(
-        (c) => {
-          c.begin(1, Role.FCGI_FILTER);
+        (c: Conn) => c.stdin(1, Buffer.from('x')),
+      ],
+      [
+        'FCGI_STDIN',
+        'FCGI_DATA',
+        (c: Conn) => {
           c.params(1, { ...PARAMS, CONTENT_LENGTH: '10', FCGI_DATA_LENGTH: '3' });
           c.data(1, Buffer.from('abc'));
           c.data(1); // data ended
           c.stdin(1, Buffer.from('abc')); // 7 bytes short, never sent
         },
-        (c) => c.data(1, Buffer.from('x')),
+        (c: Conn) => c.data(1, Buffer.from('x')),
+      ],
+    ])('drops a filter stalled in its %s while the web server sends %s after its end (spec §6.4)', async (_stalled, _late, feed, late) => {
+      const { conn, closed } = await stallWhile(
+        (c) => {
+          c.begin(1, Role.FCGI_FILTER);
+          feed(c);
+        },
+        late,
       );
       expect(closed).toBe(true);
       expect(conn.response(1).ends).toHaveLength(0);
