@@ -456,29 +456,28 @@ describe('limits and addresses', () => {
       expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
     });
 
-    type Conn = Awaited<ReturnType<typeof rawConnection>>;
     it.each([
       [
         'FCGI_DATA',
         'FCGI_STDIN',
-        (c: Conn) => {
+        (c: Raw) => {
           c.params(1, { ...PARAMS, CONTENT_LENGTH: '2', FCGI_DATA_LENGTH: '10' });
           c.stdin(1, Buffer.from('hi'));
           c.stdin(1); // stdin ended
           c.data(1, Buffer.from('abc')); // 7 bytes short, never sent
         },
-        (c: Conn) => c.stdin(1, Buffer.from('x')),
+        (c: Raw) => c.stdin(1, Buffer.from('x')),
       ],
       [
         'FCGI_STDIN',
         'FCGI_DATA',
-        (c: Conn) => {
+        (c: Raw) => {
           c.params(1, { ...PARAMS, CONTENT_LENGTH: '10', FCGI_DATA_LENGTH: '3' });
           c.data(1, Buffer.from('abc'));
           c.data(1); // data ended
           c.stdin(1, Buffer.from('abc')); // 7 bytes short, never sent
         },
-        (c: Conn) => c.data(1, Buffer.from('x')),
+        (c: Raw) => c.data(1, Buffer.from('x')),
       ],
     ])('drops a filter stalled in its %s while the web server sends %s after its end (spec §6.4)', async (_stalled, _late, feed, late) => {
       const { conn, closed } = await stallWhile(
