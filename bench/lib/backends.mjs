@@ -42,6 +42,14 @@ export const VARIANTS = [
     ready: /tsgi: fastcgi listening on/,
   },
   {
+    id: 'tsgi-workers',
+    label: 'tsgi daemon with --workers 2 (a primary and two workers on one socket), as tsgi',
+    protocol: 'fastcgi',
+    keepAlive: true,
+    command: (port, nodeArgs = []) => [...nodeArgs, CLI, 'fastcgi', join(APPS, 'tsgi-app.mjs'), '--listen', `127.0.0.1:${port}`, '--workers', '2'],
+    ready: /tsgi: fastcgi listening on .* with 2 worker/,
+  },
+  {
     id: 'node-http',
     label: 'node:http, proxy_pass HTTP/1.1, keepalive 32',
     protocol: 'http',
@@ -129,6 +137,7 @@ export const RATIOS = [
   ['tsgi', 'php-fpm'],
   ['tsgi-nokeep', 'php-fpm-nokeep'],
   ['tsgi', 'tsgi-nokeep'],
+  ['tsgi-workers', 'tsgi'],
   ['tsgi-express', 'express-http'],
 ];
 
