@@ -31,3 +31,10 @@ export function describeError(error: unknown): string {
     }
   }
 }
+
+/** What kind of value an app gave where another was expected, for a message: a class name or a type. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}

@@ -1,5 +1,6 @@
 // Runs one TSGI request from the server side: startResponse/write/body → a transport's ResponseSink.
 
+import { checkBody, closeBody, mustClose, toBytes } from './body.js';
 import { describeError, requestLine } from './describe.js';
 import { BodyTooLargeError, RequestAbortedError, TsgiError, isAbort } from './errors.js';
 import { copyHeaders, validateHeaders } from './headers.js';
@@ -92,7 +93,7 @@ export async function runApp(app: App, environ: Environ, sink: ResponseSink, opt
   } catch (error) {
     return response.fail(error, options);
   } finally {
-    if (mustClose(body, iterator, finished)) await closeBody(body, iterator, finished, options, environ);
+    if (mustClose(body, iterator, finished)) await closeBody(body, iterator, finished, options.log, environ);
   }
 }
 
@@ -261,75 +262,6 @@ class ResponseState {
   }
 }
 
-function toBytes(chunk: Chunk): Uint8Array {
-  if (chunk instanceof Uint8Array) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
-  throw new TsgiError(
-    'TSGI_BAD_CHUNK',
-    `tsgi: body chunks must be Uint8Array or string, got ${describe(chunk)}`,
-  );
-}
-
-function checkBody(body: unknown): asserts body is Body {
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    throw new TsgiError('TSGI_BAD_BODY', 'tsgi: the app returned a bare string/bytes; return [body] instead');
-  }
-  if (
-    body === null ||
-    typeof body !== 'object' ||
-    !(Symbol.iterator in body || Symbol.asyncIterator in body)
-  ) {
-    // A fetch handler of two parameters, `(request, context) => Response` (React Router's request
-    // handler, for one), is taken for a TSGI app: say how to have it adapted.
-    const hint = typeof Response === 'function' && body instanceof Response ? '; for a fetch handler (request, context) => Response, start tsgi with --type fetch (TSGI_TYPE=fetch under CGI) or wrap it in fromFetch()' : '';
-    throw new TsgiError(
-      'TSGI_BAD_BODY',
-      `tsgi: the app must return an iterable or async iterable of chunks, got ${describe(body)}${hint}`,
-    );
-  }
-}
-
-/**
- * Whether the body has something to close: its `close()`, or an unfinished iterator's `return()`.
- * True also when looking throws (a getter, a Proxy): {@link closeBody} then logs it.
- */
-function mustClose(
-  body: Body | undefined,
-  iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
-  finished: boolean,
-): boolean {
-  try {
-    if (body !== undefined && body !== null && typeof body.close === 'function') return true;
-    return iterator !== undefined && !finished && typeof iterator.return === 'function';
-  } catch {
-    return true;
-  }
-}
-
-/**
- * Closes the body once (PEP 3333: the server always calls close): its `close()`, else an unfinished
- * iterator's `return()`. Never throws: reading `close` may run the app's code (a getter, a Proxy),
- * so every step is inside the try, and a failure is a log line.
- */
-async function closeBody(
-  body: Body | undefined,
-  iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined,
-  finished: boolean,
-  options: DriverOptions,
-  environ: Environ,
-): Promise<void> {
-  try {
-    const close = body === undefined || body === null ? undefined : body.close;
-    if (typeof close === 'function') {
-      await close.call(body);
-    } else if (iterator !== undefined && !finished && typeof iterator.return === 'function') {
-      await iterator.return();
-    }
-  } catch (error) {
-    options.log(`tsgi: error closing the body of ${requestLine(environ)}: ${describeError(error)}\n`, 'error');
-  }
-}
-
 /** `isAbort`, for any value thrown: a Proxy's traps may throw on the checks it makes. */
 function isAbortSafe(error: unknown): boolean {
   try {
@@ -347,10 +279,4 @@ function handled(promise: Promise<void>): Promise<void> {
   // An app may call write() without awaiting it; a rejection it never sees must not crash the process.
   promise.catch(() => {});
   return promise;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
 }
