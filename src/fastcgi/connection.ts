@@ -105,10 +105,8 @@ export class FastCgiConnection implements RequestHost {
   readonly #requests = new RequestTable<FastCgiRequest>();
   #closing = false;
   #closed = false;
-  /** No request has begun on this connection yet. */
+  /** No request has begun on this connection yet (while stopping, its first one may still: `shutdown`). */
   #fresh = true;
-  /** Stopping, but the first request may still begin (see `shutdown`). */
-  #admitFirst = false;
   readonly #timeouts: ConnectionTimeouts;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
@@ -264,7 +262,6 @@ export class FastCgiConnection implements RequestHost {
       this.#end();
       return;
     }
-    this.#admitFirst = true;
     setTimeout(() => {
       if (this.#requests.size === 0) this.#end();
     }, FIRST_REQUEST_GRACE_MS).unref();
@@ -341,7 +338,7 @@ export class FastCgiConnection implements RequestHost {
       this.#refuse(id, ProtocolStatus.FCGI_CANT_MPX_CONN);
       return;
     }
-    if ((this.#closing && !this.#admitFirst) || this.#requests.size >= this.#options.maxRequestsPerConnection) {
+    if ((this.#closing && !this.#fresh) || this.#requests.size >= this.#options.maxRequestsPerConnection) {
       this.#refuse(id, ProtocolStatus.FCGI_OVERLOADED);
       return;
     }
@@ -352,7 +349,6 @@ export class FastCgiConnection implements RequestHost {
     this.#requests.set(id, new FastCgiRequest(this, id, role, (flags & FCGI_KEEP_CONN) !== 0));
     this.#timeouts.fed(id);
     this.#fresh = false;
-    this.#admitFirst = false;
   }
 
   #refuse(id: number, protocolStatus: number): void {
