@@ -231,8 +231,7 @@ export class FastCgiRequest {
       if (this.#phase === Phase.Done) {
         // Aborted, or the connection went away under us: the app is done with the body, so a spool
         // file it left goes now, not when the garbage collector finds its handle.
-        this.#input?.discard();
-        this.#data?.discard();
+        this.#discardBodies();
         return;
       }
       if (this.#out.ended) this.#finish(outcome === 'complete' ? 0 : 1);
@@ -281,8 +280,7 @@ export class FastCgiRequest {
     if (this.#phase === Phase.Done) return;
     this.#out.release();
     this.#phase = Phase.Done;
-    this.#input?.discard();
-    this.#data?.discard();
+    this.#discardBodies();
     this.#host.done(this, 'cut');
   }
 
@@ -342,6 +340,12 @@ export class FastCgiRequest {
     this.#host.writer.stream(RecordType.FCGI_STDERR, this.id, Buffer.from(text, 'utf8'));
   }
 
+  /** The app is done with its inputs: drop what they hold (a spool file too) and what still arrives. */
+  #discardBodies(): void {
+    this.#input?.discard();
+    this.#data?.discard();
+  }
+
   /** Closes the streams and sends FCGI_END_REQUEST (spec §5.5), once. */
   #finish(appStatus: number): void {
     if (this.#phase === Phase.Done) return;
@@ -351,8 +355,7 @@ export class FastCgiRequest {
     if (this.#stderrUsed) writer.endStream(RecordType.FCGI_STDERR, this.id);
     writer.endRequest(this.id, appStatus, ProtocolStatus.FCGI_REQUEST_COMPLETE);
     this.#phase = Phase.Done;
-    this.#input?.discard();
-    this.#data?.discard();
+    this.#discardBodies();
     this.#host.done(this, this.keepConn ? 'keep' : 'close');
   }
 }
