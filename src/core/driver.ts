@@ -220,10 +220,7 @@ class ResponseState {
     if (error instanceof BodyTooLargeError && !this.#headersSent) {
       // The client's body was too large (RFC 9110 §15.5.14), not the app's fault: no stack, no FCGI_STDERR.
       options.log(`tsgi: 413 for ${where}: ${error.message}\n`, 'info');
-      this.#headersSent = true;
-      this.#sink.start('413 Content Too Large', TOO_LARGE_HEADERS);
-      if (environ.REQUEST_METHOD !== 'HEAD') this.#sink.write(TOO_LARGE_BODY);
-      this.#sink.end();
+      this.#answerError('413 Content Too Large', TOO_LARGE_HEADERS, TOO_LARGE_BODY);
       return 'failed';
     }
     const detail = describeError(error);
@@ -232,12 +229,17 @@ class ResponseState {
       this.#sink.abort(error);
     } else {
       options.log(`tsgi: error in app, answering 500: ${where}: ${detail}\n`, 'error');
-      this.#headersSent = true;
-      this.#sink.start('500 Internal Server Error', ERROR_HEADERS);
-      if (environ.REQUEST_METHOD !== 'HEAD') this.#sink.write(ERROR_BODY);
-      this.#sink.end();
+      this.#answerError('500 Internal Server Error', ERROR_HEADERS, ERROR_BODY);
     }
     return 'failed';
+  }
+
+  /** The server's own whole response in place of the app's (no body for HEAD). */
+  #answerError(status: string, headers: HeaderList, body: Uint8Array): void {
+    this.#headersSent = true;
+    this.#sink.start(status, headers);
+    if (this.#environ.REQUEST_METHOD !== 'HEAD') this.#sink.write(body);
+    this.#sink.end();
   }
 
   // `write` only exists once startResponse succeeded, so PEP 3333's "write before start_response"
