@@ -3,13 +3,13 @@
 // Loaded by main.ts with import() only for `tsgi dev`, so a CGI request never loads node:http or
 // node:child_process (watch.ts).
 
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { TsgiError } from '../core/errors.js';
 import { stopOnSignals } from '../daemon/lifecycle.js';
 import { listenError } from '../daemon/listen.js';
 import { startDevServer } from '../dev/server.js';
 import { parseCommandArgs, portNumber } from './args.js';
-import { loadApp } from './load-app.js';
+import { loadApp, parseAppSpec } from './load-app.js';
 import { appType } from './options.js';
 import { runWatched } from './watch.js';
 
@@ -43,9 +43,7 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
   const log = (line: string): void => void process.stderr.write(line);
   if (values.watch === true) {
     // ESM modules cannot be unloaded: restart the whole process on change (watch.ts says why not node --watch).
-    const hash = appSpec.lastIndexOf('#');
-    const file = resolve(hash > 0 ? appSpec.slice(0, hash) : appSpec);
-    runWatched(dirname(file), [cliPath, 'dev', ...args.filter((a) => a !== '--watch')], log);
+    runWatched(dirname(parseAppSpec(appSpec).file), [cliPath, 'dev', ...args.filter((a) => a !== '--watch')], log);
     return;
   }
   const app = await loadApp(appSpec, type);

@@ -21,9 +21,7 @@ import type { App } from '../core/types.js';
  *   or importing the module started a server (it called `listen()`; export the app instead).
  */
 export async function loadApp(spec: string, type?: AppType, cwd = process.cwd(), options: LoadOptions = {}): Promise<App> {
-  const hash = spec.lastIndexOf('#');
-  const file = resolve(cwd, hash > 0 ? spec.slice(0, hash) : spec);
-  const exportName = hash > 0 ? spec.slice(hash + 1) : undefined;
+  const { file, exportName } = parseAppSpec(spec, cwd);
   if (!existsSync(file)) throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} does not exist`);
   if (!statSync(file).isFile()) {
     throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} is not a file; name the app's module, e.g. ${join(file, 'app.mjs')}`);
@@ -60,6 +58,15 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd(),
   const app = toApp(value, type, `export '${name}' of ${file}`);
   if (options.boot === true) await bootApp(value, `export '${name}' of ${file}`);
   return app;
+}
+
+/**
+ * Splits `"path/to/module.mjs#exportName"`: the module's absolute path (resolved against `cwd`) and
+ * the export named after the last `#`, if any (a `#` at the start is part of the path).
+ */
+export function parseAppSpec(spec: string, cwd = process.cwd()): { file: string; exportName: string | undefined } {
+  const hash = spec.lastIndexOf('#');
+  return { file: resolve(cwd, hash > 0 ? spec.slice(0, hash) : spec), exportName: hash > 0 ? spec.slice(hash + 1) : undefined };
 }
 
 /** Options for {@link loadApp}. */
