@@ -243,7 +243,8 @@ async function freePort(address: { kind: 'tcp'; host: string }): Promise<number>
 
 /** Starts the development HTTP front (`--http`) forwarding to the daemon at `upstream`. */
 async function startFront(front: ListenAddress, upstream: ListenAddress, log: (line: string) => void): Promise<Stoppable> {
-  if (front.kind !== 'tcp' || upstream.kind === 'fd') throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT');
+  // fastcgiCommand refused these combinations with a usage message already; this narrows the types.
+  if (front.kind !== 'tcp' || upstream.kind === 'fd') throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT and a --listen address');
   const target = upstream.kind === 'tcp' ? { host: upstream.host, port: upstream.port } : { path: upstream.path };
   const http = await startHttpFront({ listen: { host: front.host, port: front.port }, upstream: target, log, relayStderr: false }).catch((error: unknown) => {
     throw listenError(front, error);
