@@ -84,10 +84,11 @@ export function requestHost(environ: Environ): string {
  * The absolute URL of the request, rebuilt as docs/spec.md "URL reconstruction" says: scheme, Host,
  * SCRIPT_NAME + PATH_INFO re-quoted, `?` + QUERY_STRING.
  * @param includeScriptName - false leaves SCRIPT_NAME out (the path below the mount point).
+ * @param host - the Host part, when the caller has {@link requestHost}'s answer already.
  * @example requestUrl(environ) // "https://example.org/app/users/7?full=1"
  */
-export function requestUrl(environ: Environ, includeScriptName = true): string {
-  return `${environ['tsgi.url_scheme']}://${requestHost(environ)}${requestTarget(environ, includeScriptName)}`;
+export function requestUrl(environ: Environ, includeScriptName = true, host = requestHost(environ)): string {
+  return `${environ['tsgi.url_scheme']}://${host}${requestTarget(environ, includeScriptName)}`;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { TsgiError } from '../core/errors.js';
 import { isBodyless } from '../core/status.js';
 import type { App, Body, Chunk, Environ, HeaderList, InputStream } from '../core/types.js';
-import { bodyFraming, requestHeaders, requestHost, requestTarget, toByteString } from './environ-request.js';
+import { bodyFraming, requestHeaders, requestHost, requestUrl, toByteString } from './environ-request.js';
 import { statusLine } from './reason-phrase.js';
 import { endToEndHeaders } from './response-headers.js';
 
@@ -103,7 +103,7 @@ function makeRequest(environ: Environ, includeScriptName: boolean): Request | st
     init.body = inputStream(environ['tsgi.input']);
     init.duplex = 'half'; // Node requires it for a stream body (WHATWG fetch "RequestInit duplex")
   }
-  const url = `${environ['tsgi.url_scheme']}://${host}${requestTarget(environ, includeScriptName)}`;
+  const url = requestUrl(environ, includeScriptName, host);
   try {
     // Host too, as every fetch server gives it (@hono/node-server copies rawHeaders, Deno and Bun
     // keep it): handlers read it (`c.req.header('host')`) for virtual hosts and origin checks.
