@@ -32,14 +32,15 @@ describe.skipIf(NGINX.skip)('nginx → tsgi fastcgi --max-body-bytes 4096', () =
   it('answers 413 before the app runs when Content-Length is over the limit', async () => {
     const res = await fetchRaw(`${nginx!.url}/sha256`, { method: 'POST', body: Buffer.alloc(20_000, 0x61) });
     expect(res.status).toBe(413);
-    expect(daemon!.logs()).toContain('a body of 20000 bytes exceeds --max-body-bytes 4096');
+    // The daemon's stderr comes through a pipe: the line may arrive after the response.
+    await expect.poll(() => daemon!.logs(), { timeout: 5000 }).toContain('a body of 20000 bytes exceeds --max-body-bytes 4096');
   });
 
   it('answers 413, not 500, when a chunked body grows past the limit while the app reads it', async () => {
     const res = await fetchRaw(`${nginx!.url}/sha256`, { method: 'POST', body: Buffer.alloc(20_000, 0x61), chunkedPieceBytes: 2048 });
     expect(res.status, `${await nginx!.logs()}\n--- tsgi ---\n${daemon!.logs()}`).toBe(413);
     expect(res.body.toString()).toBe('Content Too Large\n');
-    expect(daemon!.logs()).toContain('tsgi: 413 for POST /sha256: tsgi: request body exceeds 4096 bytes');
+    await expect.poll(() => daemon!.logs(), { timeout: 5000 }).toContain('tsgi: 413 for POST /sha256: tsgi: request body exceeds 4096 bytes');
     expect(daemon!.logs()).not.toContain('error in app');
   });
 
