@@ -8,7 +8,8 @@ import { DIST_CLI, REPO, useCli } from './paths.mjs';
 
 /**
  * The files that make up the CLI at `source`: the file itself and, when it is named cli.cjs (or
- * cli.js, as builds before the CommonJS entry were), the chunks tsup builds beside it (`cli-*.js`: the fastcgi and dev subcommands, loaded on demand).
+ * cli.js, as builds before the CommonJS entry were), the files tsup builds beside it: `cli-core.cjs`
+ * (the CLI the bin compiles, builds since the compile cache) and `cli-*.js` (the fastcgi and dev subcommands, loaded on demand).
  * A saved single-file build of an earlier version (`/tmp/before.js`) is just itself.
  * @returns absolute paths, `source` first, the rest sorted by name.
  */
@@ -16,7 +17,7 @@ export function cliFiles(source) {
   if (basename(source) !== 'cli.cjs' && basename(source) !== 'cli.js') return [source];
   const dir = dirname(source);
   const chunks = readdirSync(dir)
-    .filter((name) => name.startsWith('cli-') && name.endsWith('.js'))
+    .filter((name) => name.startsWith('cli-') && (name.endsWith('.js') || name.endsWith('.cjs')))
     .sort();
   return [source, ...chunks.map((name) => join(dir, name))];
 }

@@ -29,7 +29,7 @@ export async function loadApp(spec: string, type?: AppType, cwd = process.cwd(),
   let module: Record<string, unknown>;
   const listening = listeningServers();
   try {
-    module = await importModule(file);
+    module = await importModule(file, options.importModule ?? nativeImport);
   } catch (error) {
     throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: importing ${file} failed: ${loadFailure(error, file)}`, {
       cause: error,
@@ -77,7 +77,15 @@ export interface LoadOptions {
    * anyway, does not. Default false.
    */
   boot?: boolean;
+  /**
+   * Loads an ES module by its file URL, where `require()` cannot: the caller's `import()`. Default:
+   * this module's own. The CGI entry passes the bin's (src/cli/bin.ts): its bundle is compiled by vm,
+   * where `import()` is unavailable.
+   */
+  importModule?: (specifier: string) => Promise<unknown>;
 }
+
+const nativeImport = (specifier: string): Promise<unknown> => import(specifier);
 
 
 /**
@@ -107,7 +115,7 @@ function loadFailure(error: unknown, file: string): string {
  *   cannot must not be run a second time by a fallback.
  * @throws whatever the module throws while it runs, or the loader's error.
  */
-async function importModule(file: string): Promise<Record<string, unknown>> {
+async function importModule(file: string, dynamicImport: (specifier: string) => Promise<unknown>): Promise<Record<string, unknown>> {
   if (isEsModuleFile(file)) {
     let required: unknown;
     try {
@@ -115,7 +123,7 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_REQUIRE_ASYNC_MODULE') throw error;
-      return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      return (await dynamicImport(pathToFileURL(file).href)) as Record<string, unknown>;
     }
     if (types.isModuleNamespaceObject(required)) return required as Record<string, unknown>;
     // Node ran it as CommonJS after all (a package scope this lookup misread): it has run, so make
@@ -123,7 +131,7 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     const named = typeof required === 'function' || (typeof required === 'object' && required !== null) ? { ...required } : {};
     return { ...named, default: required };
   }
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  return (await dynamicImport(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 
 /**

@@ -1,7 +1,6 @@
 // The tsgi command: `tsgi fastcgi|cgi <app>`, or `tsgi <app>` detecting how it was started.
 
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { FdBody } from '../cgi/body.js';
 import { FdOutput } from '../cgi/output.js';
 import { runCgi } from '../cgi/runner.js';
@@ -63,8 +62,21 @@ CGI mode reads no options from the command line (a web server may put the query 
 there); it reads TSGI_SCRIPT_NAME and TSGI_TYPE from the environment instead.
 `;
 
+/**
+ * What the bin (src/cli/bin.ts, dist/cli.cjs) gives this bundle: it compiles dist/cli-core.cjs
+ * through a code cache with vm, where the bundle's code cannot call `import()` itself.
+ */
+export interface CliHost {
+  /** The bin's absolute path: the command `tsgi dev --watch` re-runs. */
+  bin: string;
+  /** `import()` from the bin's module: an absolute file URL, or a file of dist/ (`./cli-fastcgi.js`). */
+  importModule(specifier: string): Promise<unknown>;
+  /** Keep what V8 compiled for the next CGI process (src/cli/compile-cache.ts); never throws. */
+  saveCompileCache(): void;
+}
+
 /** Runs the command line; resolves when the command has set up its work (servers keep running). */
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv, host: CliHost): Promise<void> {
   // httpoxy: nothing the app loads may see a client's "Proxy:" header as its HTTP proxy.
   delete env.HTTP_PROXY;
 
@@ -72,7 +84,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     // A CGI request. Apache passes a query string without "=" as argv (RFC 3875 §4.4): read nothing
     // but the fixed script path, never options.
     const app = argv[0] === 'cgi' ? argv[1] : argv[0];
-    await cgi(app, env);
+    await cgi(app, env, host);
     return;
   }
 
@@ -90,7 +102,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   if (command === 'cgi') {
     // Not started by a web server (that case is above): a missing app is a usage mistake, not a 500.
     if (rest[0] === undefined) throw new TsgiError('TSGI_USAGE', 'tsgi: cgi needs the path of the app module; see tsgi --help');
-    await cgi(rest[0], env);
+    await cgi(rest[0], env, host);
     return;
   }
   // The daemon and the dev server are loaded on demand (separate files of the build, tsup.config.ts):
@@ -98,15 +110,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   // node: built-ins they need.
   if (command === 'fastcgi') {
     productionByDefault(env);
-    await (await loadCommand(import('./fastcgi.js'))).fastcgiCommand(rest);
+    await (await loadFastcgi(host)).fastcgiCommand(rest);
     return;
   }
   if (command === 'dev') {
-    await (await loadCommand(import('./dev.js'))).devCommand(rest, fileURLToPath(import.meta.url));
+    await (await loadCommand<typeof import('./dev.js')>(host.importModule('./cli-dev.js'))).devCommand(rest, host.bin);
     return;
   }
   if (command.startsWith('-')) throw new TsgiError('TSGI_USAGE', `tsgi: unknown option ${command}; see tsgi --help`);
-  const { startedWithSocket, fastcgiCommand } = await loadCommand(import('./fastcgi.js'));
+  const { startedWithSocket, fastcgiCommand } = await loadFastcgi(host);
   if (startedWithSocket()) {
     productionByDefault(env);
     await fastcgiCommand([command, ...rest]);
@@ -131,7 +143,7 @@ function productionByDefault(env: NodeJS.ProcessEnv): void {
   if (env.NODE_ENV === undefined || env.NODE_ENV === '') env.NODE_ENV = 'production';
 }
 
-async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
+async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv, host: CliHost): Promise<void> {
   productionByDefault(env);
   // Under CGI, stdout is the response: console.log from the app goes to the error log instead. The
   // Console (and process.stderr under it) is made on first use: opening a stdio stream costs start-up.
@@ -142,8 +154,10 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
   console.debug = (...args: unknown[]) => stderrConsole().debug(...args);
   try {
     if (appSpec === undefined) throw new TsgiError('TSGI_USAGE', 'tsgi: cgi needs the path of the app module');
-    const app = await loadApp(appSpec, appType(env.TSGI_TYPE, 'TSGI_TYPE'));
+    const app = await loadApp(appSpec, appType(env.TSGI_TYPE, 'TSGI_TYPE'), undefined, { importModule: host.importModule });
     process.exitCode = await runCgi(app, { scriptName: env.TSGI_SCRIPT_NAME });
+    // Only after a request was served: the cache then holds the code every request runs.
+    host.saveCompileCache();
   } catch (error) {
     // The web server turns a silent exit into its own error page; send a proper 500 instead.
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
@@ -169,8 +183,13 @@ async function cgi(appSpec: string | undefined, env: NodeJS.ProcessEnv): Promise
  */
 const tsgiErrors: Array<typeof TsgiError> = [TsgiError];
 
-async function loadCommand<M extends { TsgiError: typeof TsgiError }>(loading: Promise<M>): Promise<M> {
-  const module = await loading;
+/** The daemon's chunk (dist/cli-fastcgi.js: src/cli/fastcgi.ts, built apart by tsup.config.ts). */
+function loadFastcgi(host: CliHost): Promise<typeof import('./fastcgi.js')> {
+  return loadCommand<typeof import('./fastcgi.js')>(host.importModule('./cli-fastcgi.js'));
+}
+
+async function loadCommand<M extends { TsgiError: typeof TsgiError }>(loading: Promise<unknown>): Promise<M> {
+  const module = (await loading) as M;
   if (!tsgiErrors.includes(module.TsgiError)) tsgiErrors.push(module.TsgiError);
   return module;
 }
@@ -184,11 +203,16 @@ function version(): string {
   }
 }
 
-main(process.argv.slice(2), process.env).catch((error: unknown) => {
+/** Runs the command line of this process; called by the bin once it has compiled this bundle. */
+export function run(host: CliHost): void {
+  main(process.argv.slice(2), process.env, host).catch(exitWithError);
+}
+
+function exitWithError(error: unknown): never {
   const expected = tsgiErrors.some((type) => error instanceof type);
   process.stderr.write(`${expected && error instanceof Error ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
   // Exit now: an app module that failed to load may have left handles open (timers, a listener).
   // A mistake on the command line exits 2, as the help does when not started by a web server.
   const code = (error as { code?: unknown }).code;
   process.exit(expected && (code === 'TSGI_USAGE' || code === 'TSGI_BAD_LISTEN') ? 2 : 1);
-});
+}

@@ -1,11 +1,11 @@
 // Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FastCgiClient } from '../../src/fastcgi/client.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -118,6 +118,7 @@ describe('tsgi command', () => {
     try {
       mkdirSync(join(root, 'dist'));
       copyFileSync(CLI, join(root, 'dist', 'cli.cjs'));
+      copyFileSync(join(ROOT, 'dist', 'cli-core.cjs'), join(root, 'dist', 'cli-core.cjs'));
       writeFileSync(join(root, 'package.json'), '{"version":"9.9.9"}\n');
       const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.cjs'), '--version'], { encoding: 'utf8', timeout: 15_000 });
       expect(r.stdout).toBe('tsgi 9.9.9\n');
@@ -186,8 +187,8 @@ describe('tsgi command', () => {
     }
   });
 
-  describe('CGI start-up: dist/cli.cjs alone serves a CGI request (docs/performance.md "CGI start-up")', () => {
-    /** dist/cli.cjs copied alone, as in a package: no chunk files beside it. */
+  describe('CGI start-up: dist/cli.cjs and dist/cli-core.cjs alone serve a CGI request (docs/performance.md "CGI start-up")', () => {
+    /** dist/cli.cjs and cli-core.cjs copied alone: no chunk files beside them. */
     let alone: string;
     /** A preload that prints the node: built-ins the process loaded, one per line, at exit. */
     let builtins: string;
@@ -197,6 +198,7 @@ describe('tsgi command', () => {
       dir = mkdtempSync(join(tmpdir(), 'tsgi-cli-alone-'));
       alone = join(dir, 'cli.cjs');
       copyFileSync(CLI, alone);
+      copyFileSync(join(ROOT, 'dist', 'cli-core.cjs'), join(dir, 'cli-core.cjs'));
       builtins = join(dir, 'builtins.cjs');
       writeFileSync(
         builtins,
@@ -250,10 +252,85 @@ describe('tsgi command', () => {
       expect(r.stderr.split('\n').filter((line) => line.startsWith('opened '))).toEqual([]);
     });
 
-    it('serves an Express app through the node:http adapter, which cli.cjs holds itself', () => {
+    it('serves an Express app through the node:http adapter, which cli-core.cjs holds itself', () => {
       const r = run(join(ROOT, 'examples', 'express.mjs'), { ...CGI_ENV, PATH_INFO: '/users/7' });
       expect(r.status).toBe(0);
       expect(r.stdout.slice(r.stdout.indexOf('\r\n\r\n') + 4)).toBe('{"id":"7"}');
+    });
+
+    it('loads an app whose module graph uses top-level await, through the bin\'s import()', () => {
+      // cli-core.cjs runs compiled by vm, where import() is unavailable: require() refuses this app
+      // (ERR_REQUIRE_ASYNC_MODULE) and the bin's import() must load it.
+      const tla = join(dir, 'tla.mjs');
+      writeFileSync(tla, "await 0;\nexport default (environ, startResponse) => { startResponse('200 OK', []); return ['awaited']; };\n");
+      const r = run(tla, CGI_ENV);
+      expect(r.status).toBe(0);
+      expect(r.stdout.endsWith('\r\n\r\nawaited')).toBe(true);
+    });
+
+    describe('the compile cache (src/cli/compile-cache.ts)', () => {
+      const cacheDir = () => join(dir, 'compile-cache');
+      const cacheFile = () => join(cacheDir(), `cli-core-${process.version}-${process.arch}.cache`);
+      beforeEach(() => rmSync(cacheDir(), { recursive: true, force: true }));
+
+      it('is written by the first CGI request and used, not rewritten, by the next', () => {
+        expect(existsSync(cacheFile())).toBe(false);
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        const written = statSync(cacheFile());
+        expect(readFileSync(cacheFile()).toString('latin1', 0, 8)).toBe('tsgi-cc1');
+        const second = run(HELLO, CGI_ENV);
+        expect(second.status).toBe(0);
+        expect(second.stdout).toContain('Hello from tsgi!');
+        expect(statSync(cacheFile()).ino).toBe(written.ino); // written by rename: a rewrite is a new inode
+      });
+
+      it('is written again for a rebuilt cli-core.cjs, even one of the same length', () => {
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        const before = statSync(cacheFile()).ino;
+        const core = join(dir, 'cli-core.cjs');
+        // Same bytes, newer mtime: V8 alone would take the old cache (it checks the source's length).
+        writeFileSync(core, readFileSync(core));
+        const r = run(HELLO, CGI_ENV);
+        expect(r.status).toBe(0);
+        expect(statSync(cacheFile()).ino).not.toBe(before);
+      });
+
+      it('still serves the request when the cache file is damaged, and replaces it', () => {
+        mkdirSync(cacheDir(), { recursive: true });
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        const bytes = readFileSync(cacheFile());
+        bytes.fill(0x5a, 24, 200);
+        writeFileSync(cacheFile(), bytes);
+        const r = run(HELLO, CGI_ENV);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain('Hello from tsgi!');
+        expect(readFileSync(cacheFile()).subarray(24, 200).every((b) => b === 0x5a)).toBe(false);
+      });
+
+      // Only root can give a file to another user.
+      it.skipIf(process.geteuid?.() !== 0)('is not used when another user owns it (a cache file is code)', () => {
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        chownSync(cacheFile(), 12345, 12345);
+        const before = statSync(cacheFile()).ino;
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        const after = statSync(cacheFile());
+        expect([after.ino === before, after.uid]).toEqual([false, 0]);
+      });
+
+      it('is neither read nor written with TSGI_NO_COMPILE_CACHE=1, nor written when serving fails', () => {
+        expect(run(HELLO, { ...CGI_ENV, TSGI_NO_COMPILE_CACHE: '1' }).status).toBe(0);
+        expect(existsSync(cacheDir())).toBe(false);
+        expect(run(join(dir, 'missing.mjs'), CGI_ENV).stdout).toContain('500 Internal Server Error');
+        expect(existsSync(cacheDir())).toBe(false);
+      });
+
+      it('serves the request when dist/ is not writable', () => {
+        writeFileSync(cacheDir(), 'a file where the directory would go');
+        const r = run(HELLO, CGI_ENV);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain('Hello from tsgi!');
+        expect(r.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('builtin '))).toEqual([]);
+      });
     });
   });
 

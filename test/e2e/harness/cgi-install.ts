@@ -14,7 +14,7 @@ export interface CgiInstall {
   cliPath: string;
 }
 
-/** Puts `<prefix>/bin/tsgi` (runs this node on the copied bundle) and `<prefix>/lib/cli.cjs` (with its chunks) in place. */
+/** Puts `<prefix>/bin/tsgi` (runs this node on the copied bundle) and `<prefix>/lib/cli.cjs` (with cli-core.cjs and the chunks) in place. */
 export async function installCli(prefix: string): Promise<CgiInstall> {
   const cli = requireCli();
   const binDir = join(prefix, 'bin');
@@ -23,9 +23,10 @@ export async function installCli(prefix: string): Promise<CgiInstall> {
   await mkdir(libDir, { recursive: true });
   const cliPath = join(libDir, 'cli.cjs');
   await copyFile(cli, cliPath);
-  // dist/cli.cjs import()s its subcommands' chunks (cli-*.js: fastcgi, dev) from beside it.
+  // dist/cli.cjs compiles dist/cli-core.cjs and import()s the subcommands' chunks (cli-*.js: fastcgi,
+  // dev) from beside it.
   for (const name of await readdir(dirname(cli))) {
-    if (name.startsWith('cli-') && name.endsWith('.js')) await copyFile(join(dirname(cli), name), join(libDir, name));
+    if (name.startsWith('cli-') && /\.c?js$/.test(name)) await copyFile(join(dirname(cli), name), join(libDir, name));
   }
   // The chunks are ES modules: said, not guessed (without it Node tries them as CommonJS first).
   await writeFile(join(libDir, 'package.json'), '{"type":"module"}\n');

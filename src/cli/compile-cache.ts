@@ -1,0 +1,132 @@
+// Loads the CLI's CommonJS bundle through a V8 code cache kept beside it (the bin's side of a CGI start-up).
+//
+// A CGI request starts a process, and compiling dist/cli-core.cjs plus the functions a request runs
+// is ~3 ms of its ~30 (docs/performance.md "CGI start-up"). Node 20 has no compile cache for user
+// code (module.enableCompileCache() is Node 22.1+), so the bin compiles the bundle itself with
+// vm.Script and V8's cachedData, which Python's __pycache__ resembles: written beside the code when
+// the directory is writable, keyed to the interpreter, checked against the source's size and mtime.
+
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** The first bytes of a cache file: a tag for this format, then the source's size and mtimeMs. */
+const MAGIC = 'tsgi-cc1';
+/** MAGIC, then two float64s (size in bytes, mtime in ms), then V8's cachedData. */
+const HEADER_BYTES = 24;
+
+/** What became of the cache when the bundle was compiled. */
+export type CacheState =
+  /** V8 took the cached code. */
+  | 'used'
+  /** No cache file for this Node version and architecture (or it could not be read). */
+  | 'missing'
+  /** The caller said not to use one: neither read nor written. */
+  | 'off'
+  /** A cache file for another build of the bundle (its size or mtime differ). */
+  | 'stale'
+  /** A cache file owned by a user other than us, root and the bundle's owner: not used. */
+  | 'untrusted'
+  /** V8 refused the cached code (another V8 build, other V8 flags, a damaged file). */
+  | 'rejected';
+
+/** A bundle compiled by {@link loadCompiled}. */
+export interface CompiledModule {
+  /** The bundle's `module.exports` after it ran. */
+  exports: unknown;
+  /** What became of the cache file. */
+  cache: CacheState;
+  /** Where the cache file for this Node version and architecture is (whether or not it exists). */
+  cacheFile: string;
+  /**
+   * Writes the cache file from what V8 has compiled so far (the functions that ran included), unless
+   * the cache was used. Never throws: a directory we may not write (an install owned by another user)
+   * only means the next process compiles again. Synchronous, so it can run just before exit.
+   */
+  save(): void;
+}
+
+/**
+ * Compiles and runs a CommonJS file the way Node's loader would (the usual wrapper and its five
+ * parameters), taking V8's compiled code from `<dir>/compile-cache/<name>-<node version>-<arch>.cache`
+ * when that file is for this very source.
+ *
+ * The code V8 compiles here cannot use `import()` (vm.Script gives it no loader without an
+ * experimental flag): the bundle must be built without dynamic imports and get `import()` from its
+ * caller (tsup.config.ts, src/cli/bin.ts).
+ *
+ * Trust: a cache file is code. It is used only if the user running us, root, or the owner of `file`
+ * (who could change the code itself) owns it, so a directory the web server's user may write cannot
+ * plant code in a daemon run by someone else.
+ * V8 checks a cache's V8 version and flags, but matches the source by length alone: the size and
+ * mtime in our header are what tell a rebuilt bundle from the one the cache was made for.
+ * @param file - absolute path of the CommonJS file.
+ * @param requireFn - the `require` the bundle gets (resolving from the caller's directory).
+ * @param useCache - false: compile without reading or writing a cache file.
+ * @throws what reading `file` or running it throws (a syntax error, an error at its top level).
+ */
+export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache = true): CompiledModule {
+  const source = readFileSync(file, 'utf8');
+  const sourceStats = statSync(file);
+  const cacheFile = join(dirname(file), 'compile-cache', `${basename(file, '.cjs')}-${process.version}-${process.arch}.cache`);
+  const { cachedData, state: found } = useCache ? readCache(cacheFile, sourceStats) : { state: 'off' as const };
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    ...(cachedData !== undefined ? { cachedData } : {}),
+  });
+  const cache: CacheState = found === 'used' && script.cachedDataRejected === true ? 'rejected' : found;
+  const module = { exports: {} as unknown };
+  (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, requireFn, module, file, dirname(file));
+  return {
+    get exports() {
+      return module.exports;
+    },
+    cache,
+    cacheFile,
+    save: () => {
+      if (cache !== 'used' && cache !== 'off') writeCache(cacheFile, sourceStats, script.createCachedData());
+    },
+  };
+}
+
+function readCache(cacheFile: string, source: Stats): { cachedData?: Buffer; state: CacheState } {
+  let fd: number;
+  try {
+    fd = openSync(cacheFile, 'r');
+  } catch {
+    return { state: 'missing' };
+  }
+  try {
+    const owner = fstatSync(fd).uid;
+    if (owner !== process.geteuid?.() && owner !== 0 && owner !== source.uid) return { state: 'untrusted' };
+    const bytes = readFileSync(fd);
+    if (bytes.length <= HEADER_BYTES || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) return { state: 'rejected' };
+    if (bytes.readDoubleLE(8) !== source.size || bytes.readDoubleLE(16) !== source.mtimeMs) return { state: 'stale' };
+    return { cachedData: bytes.subarray(HEADER_BYTES), state: 'used' };
+  } catch {
+    return { state: 'missing' };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes to a temporary name and renames it into place: concurrent CGI processes each write a whole file. */
+function writeCache(cacheFile: string, source: Stats, data: Buffer): void {
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.write(MAGIC, 0, 'latin1');
+  header.writeDoubleLE(source.size, 8);
+  header.writeDoubleLE(source.mtimeMs, 16);
+  const temporary = `${cacheFile}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(cacheFile), { recursive: true });
+    writeFileSync(temporary, Buffer.concat([header, data]), { mode: 0o644 });
+    renameSync(temporary, cacheFile);
+  } catch {
+    // Not writable (or full): the next process compiles as it would without a cache.
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Nothing we could write, so nothing left behind.
+    }
+  }
+}
