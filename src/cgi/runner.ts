@@ -46,9 +46,19 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   // start-up.
   const log = (line: string): void => void (options.stderr ?? process.stderr).write(line);
   const errors: ErrorStream = { write: log };
-  const controller = new AbortController();
-  // The front server closing our stdout means the client went away (EPIPE).
-  const onOutputError = (error: unknown): void => controller.abort(new RequestAbortedError(undefined, { cause: error }));
+  // The front server closing our stdout means the client went away (EPIPE). tsgi.signal is made only
+  // if the app reads it: most never do, and an AbortController loads a module of Node's at start-up.
+  let aborted: RequestAbortedError | undefined;
+  let controller: AbortController | undefined;
+  const onOutputError = (error: unknown): void => {
+    aborted ??= new RequestAbortedError(undefined, { cause: error });
+    controller?.abort(aborted);
+  };
+  const signal = (): AbortSignal => {
+    controller = new AbortController();
+    if (aborted !== undefined) controller.abort(aborted);
+    return controller.signal;
+  };
   const output: CgiOutput =
     options.stdout !== undefined
       ? new StreamOutput(options.stdout, onOutputError)
@@ -70,7 +80,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
         return body.input;
       },
       errors,
-      signal: controller.signal,
+      signal,
       multithread: false,
       multiprocess: true,
       runOnce: true,
@@ -85,7 +95,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
     return 1;
   }
 
-  const outcome: Outcome = await runApp(app, environ, outputSink(output), { log });
+  const outcome: Outcome = await runApp(app, environ, outputSink(output), { log, isAborted: () => aborted !== undefined });
   if (body !== undefined) {
     // An app answering a POST without reading it (401, 404, 413) must not cost the client its
     // response (CgiBody.drainRest: mod_cgid).
@@ -95,7 +105,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
     body.stop();
   }
   await output.flush();
-  if (outcome === 'complete' && controller.signal.aborted) {
+  if (outcome === 'complete' && aborted !== undefined) {
     // The last bytes failed after the app finished (EPIPE while flushing): the response was cut off.
     log(`tsgi: client went away during ${requestLine(environ)}\n`);
     return 1;

@@ -28,6 +28,7 @@ function run(app: App, env: Record<string, string>, body?: Buffer) {
   const code = runCgi(app, { env, stdin, stdout, stderr });
   return {
     code,
+    stdout,
     out: () => Buffer.concat(out).toString('latin1'),
     outBytes: () => Buffer.concat(out),
     err: () => Buffer.concat(err).toString(),
@@ -99,6 +100,49 @@ describe('runCgi', () => {
     expect(r.out()).toMatch(/^Status: 500 Internal Server Error\r\n/);
     expect(r.out()).not.toContain('secret');
     expect(r.err()).toContain('secret-internal-detail');
+  });
+
+  describe('tsgi.signal, made only when the app reads it', () => {
+    const epipe = () => Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+
+    it('aborts a signal taken before the front server closed stdout, and exits 1', async () => {
+      let signal: AbortSignal | undefined;
+      let release!: () => void;
+      const app: App = async function* (env, start) {
+        signal = env['tsgi.signal'];
+        start('200 OK', [['Content-Type', 'text/plain']]);
+        yield 'first';
+        await new Promise<void>((resolve) => (release = resolve));
+        yield 'second';
+      };
+      const r = run(app, CGI_ENV);
+      await vi.waitFor(() => expect(r.out()).toContain('first'));
+      r.stdout.destroy(epipe());
+      await new Promise((resolve) => setImmediate(resolve)); // 'error' is emitted on the next tick
+      release();
+      expect(await r.code).toBe(1);
+      expect(signal?.aborted).toBe(true);
+      expect(signal?.reason).toMatchObject({ code: 'TSGI_REQUEST_ABORTED' });
+    });
+
+    it('is already aborted when first read after stdout failed', async () => {
+      let seen: boolean | undefined;
+      let release!: () => void;
+      const app: App = async function* (env, start) {
+        start('200 OK', [['Content-Type', 'text/plain']]);
+        yield 'first';
+        await new Promise<void>((resolve) => (release = resolve));
+        seen = env['tsgi.signal'].aborted;
+        yield 'second';
+      };
+      const r = run(app, CGI_ENV);
+      await vi.waitFor(() => expect(r.out()).toContain('first'));
+      r.stdout.destroy(epipe());
+      await new Promise((resolve) => setImmediate(resolve)); // 'error' is emitted on the next tick
+      release();
+      expect(await r.code).toBe(1);
+      expect(seen).toBe(true);
+    });
   });
 
   it('answers 400 without calling the app when CONTENT_LENGTH is not a number', async () => {

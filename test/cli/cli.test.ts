@@ -220,8 +220,9 @@ describe('tsgi command', () => {
     const loadedBy = (r: { stderr: string }) =>
       r.stderr.split('\n').filter((line) => line.startsWith('builtin ')).map((line) => line.slice(8));
     /** What a request never needs: the daemon's built-ins; the stream modules and net (fd 0 and 1 are
-     * read and written directly), fs/promises and os (only a body spilling to a temp file needs them). */
-    const UNUSED = ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args', 'net', 'stream', 'fs/promises', 'os'];
+     * read and written directly), fs/promises and os (only a body spilling to a temp file needs them),
+     * AbortController's module (tsgi.signal is made when the app reads it). */
+    const UNUSED = ['http', '_http_server', 'child_process', 'dgram', 'internal/util/parse_args/parse_args', 'net', 'stream', 'fs/promises', 'os', 'internal/abort_controller'];
 
     it('serves a TSGI app without loading node:http, node:child_process, the daemon or the stream modules', () => {
       const r = run(HELLO, CGI_ENV);
