@@ -137,6 +137,33 @@ describe('loadApp: loading the module', () => {
     expect(runs()['app.cjs']).toBe(1);
   });
 
+  it('loads a CommonJS app with require(): .cjs, and .js that never says import or export', async () => {
+    const cjs = fixture('plain.cjs', `module.exports = ${APP};`);
+    const js = fixture('plain.js', `module.exports = ${APP};`);
+    for (const [file, name] of [[cjs, 'plain.cjs'], [js, 'plain.js']] as const) {
+      const imported: string[] = [];
+      const app = await loadApp(file, undefined, undefined, { importModule: async (url) => void imported.push(url) });
+      expect(app.name).toBe('app');
+      expect(runs()[name]).toBe(1);
+      expect(imported).toEqual([]);
+      expect(createRequire(file).cache[file]).toBeDefined();
+    }
+  });
+
+  it('leaves a .js outside a "type": "module" package that says export to import() (Node may detect it as an ES module)', async () => {
+    const file = fixture('detected.js', `export default ${APP}`);
+    const imported: string[] = [];
+    const app = await loadApp(file, undefined, undefined, {
+      importModule: async (url) => {
+        imported.push(url);
+        return import(url);
+      },
+    });
+    expect(app.name).toBe('app');
+    expect(imported).toEqual([pathToFileURL(file).href]);
+    expect(runs()['detected.js']).toBe(1);
+  });
+
   it('reports a module that throws while it runs as TSGI_LOAD_APP, having run it once', async () => {
     for (const name of ['throws.mjs', 'throws.cjs']) {
       const file = fixture(name, 'throw new Error("no database");');
