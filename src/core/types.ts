@@ -123,10 +123,18 @@ export interface Environ {
  * A TSGI application (PEP 3333 "application object"): called once per request, returns the body
  * (or a promise of it). It calls `startResponse` before returning its body or before the body
  * yields its first chunk.
+ *
+ * It may have a `close()` method: the shutdown hook a long-running server calls once, on a graceful
+ * stop, after its last request (close database pools there, flush queues). Awaited when it returns
+ * a promise, for at most what is left of the server's grace period; errors are logged, not fatal.
+ * Not called under CGI (one request per process, `tsgi.run_once`). See docs/spec.md "Closing the app".
  * @example
  * const app: App = (environ, startResponse) => {
  *   startResponse('200 OK', [['Content-Type', 'text/plain']]);
  *   return [`Hello from ${environ.PATH_INFO}\n`];
  * };
+ * app.close = () => pool.end();
  */
-export type App = (environ: Environ, startResponse: StartResponse) => Body | Promise<Body>;
+export type App = ((environ: Environ, startResponse: StartResponse) => Body | Promise<Body>) & {
+  close?: () => void | Promise<void>;
+};
