@@ -2,6 +2,7 @@
 
 import { TsgiError } from '../core/errors.js';
 import type { App } from '../core/types.js';
+import { closeHookOf, withCloseHook } from './close-hook.js';
 import { fromFetch, type FetchHandler } from './fetch.js';
 import { fromNodeHttp, nodeListenerOf } from './node-http.js';
 
@@ -57,7 +58,10 @@ export function detectApp(value: unknown): DetectedApp | undefined {
  * @param value - the export (`default`, `app` or the named one).
  * @param type - `'tsgi'`, `'fetch'` or `'node'` to override detection (the CLI's `--type`).
  * @param label - how messages name the export, e.g. `"export 'default' of ./app.mjs"`.
- * @returns an App: `value` itself for TSGI, else wrapped by `fromFetch` or `fromNodeHttp`.
+ * @returns an App: `value` itself for TSGI (with its own `close()`, if any), else wrapped by
+ *   `fromFetch` or `fromNodeHttp`, with a `close()` that closes the export when it has a way to be
+ *   closed: `fastify.close()`, `server.close()` for an http.Server, the export's own `close()`
+ *   (see `closeHookOf` in close-hook.ts; docs/spec.md "Closing the app").
  * @throws {TsgiError} code `TSGI_LOAD_APP` when `value` is a promise (await it in the module), does
  *   not fit the forced `type`, or cannot be told apart (the message lists the accepted shapes).
  * @see detectApp for the rules; docs/adapters.md
@@ -84,12 +88,13 @@ export function toApp(value: unknown, type?: AppType, label = 'the export'): App
     if (typeof value !== 'function') throw loadError(`${label} is ${describe(value)}; a TSGI app is a function (environ, startResponse) => body`);
     return value as App;
   }
-  if (resolved === 'fetch') return fromFetch(fetchHandlerOf(value, label));
+  // The adapter's app closes what the module exported (docs/spec.md "Closing the app").
+  if (resolved === 'fetch') return withCloseHook(fromFetch(fetchHandlerOf(value, label)), closeHookOf(value, undefined));
   const node = nodeListenerOf(value);
   if (node === undefined) {
     throw loadError(`${label} is ${describe(value)}; --type node expects a (req, res) function, an Express/Koa/Fastify app or an http.Server with a 'request' listener`);
   }
-  return fromNodeHttp(node.listener, node.ready === undefined ? {} : { ready: node.ready });
+  return withCloseHook(fromNodeHttp(node.listener, node.ready === undefined ? {} : { ready: node.ready }), closeHookOf(value, node));
 }
 
 /**
