@@ -21,11 +21,16 @@ export interface StopOptions {
 /** Stops a set of targets once: gracefully, or at once. */
 export interface Stopper {
   /**
-   * Starts the graceful stop, logging `why`: every target closes within the grace period, then
-   * the process exits 0. Returns false (and does nothing) when a stop is already under way.
+   * Starts the graceful stop, logging `why`: every target closes within the grace period (a
+   * FastCgiServer: its requests, then the app's `close()` hook), then the process exits 0, also
+   * when the hook failed or was given up on. Returns false (and does nothing) when a stop is
+   * already under way.
    */
   stop(why: string): boolean;
-  /** Stops at once, logging `why`: destroys every target and exits 1. */
+  /**
+   * Stops at once, logging `why`: destroys every target and exits 1. Hooks still running (the
+   * app's `close()` of a graceful stop under way) are not waited for, and none is started.
+   */
   stopNow(why: string): void;
 }
 

@@ -1,13 +1,14 @@
 // Runs the FastCGI daemon's accept loop: sockets in, FastCgiConnections out, tracked for draining.
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { closeApp } from '../core/app-close.js';
 import type { App } from '../core/types.js';
 import { FastCgiConnection, type ConnectionOptions } from '../fastcgi/connection.js';
 import { listenOn, type ListenAddress } from './listen.js';
 
 /** Options for {@link FastCgiServer}. */
 export interface FastCgiServerOptions {
-  /** The app every request runs. */
+  /** The app every request runs. Its `close()` hook, if it has one, is called by {@link FastCgiServer.close}. */
   app: App;
   /** Log line sink (newline included). Default: process.stderr. */
   log?: (line: string) => void;
@@ -90,6 +91,10 @@ export class FastCgiServer {
   readonly #allowed: Set<string> | undefined;
   #nextConnectionId = 1;
   #closing = false;
+  /** When the graceful stop must be over (ms since the epoch), set by the first close(). */
+  #deadline: number | undefined;
+  /** The app's close() hook, once called (see close()). */
+  #appClosed: Promise<unknown> | undefined;
   /** One timer for all connections' timeouts (see FastCgiConnection.checkTimeout). */
   #sweep: NodeJS.Timeout | undefined;
   /** When the last accept line was logged (ms), and how many were left out since. */
@@ -175,9 +180,15 @@ export class FastCgiServer {
   }
 
   /**
-   * Graceful stop: accept nothing more, close idle connections, let running requests finish; after
-   * `graceMs` milliseconds, drop what is left.
-   * @param graceMs - deadline in milliseconds; default 30000.
+   * Graceful stop: accept nothing more, close idle connections, let running requests finish; at
+   * the deadline, `graceMs` milliseconds after the first call, drop what is left. Then close the
+   * app: call its `close()` hook, if it has one, once, and wait for it until the same deadline
+   * (docs/spec.md "Closing the app"; `closeApp` logs a hook that fails or is still running).
+   * Calling it again waits for the same stop, with the first call's deadline.
+   * @param graceMs - the whole stop's time limit, requests and the app's `close()` together, in
+   *   milliseconds; default 30000.
+   * @returns once the connections are closed and the app's `close()` settled or was given up on;
+   *   never rejects.
    */
   async close(graceMs = 30_000): Promise<void> {
     if (!this.#closing) {
@@ -185,21 +196,29 @@ export class FastCgiServer {
       this.#server.close();
       for (const connection of this.#connections) connection.shutdown();
     }
+    const deadline = (this.#deadline ??= Date.now() + graceMs);
     const all = Promise.all([...this.#connections].map((c) => c.closed));
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), graceMs);
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
     });
-    const result = await Promise.race([all, deadline]);
+    const result = await Promise.race([all, late]);
     clearTimeout(timer);
     this.#stopSweep();
     if (result === 'late') {
       this.#options.log(`tsgi: ${this.#connections.size} connection(s) still busy after ${graceMs} ms; closing them\n`);
       this.destroy();
     }
+    // Once, after the last request: a second close() (or a second caller) waits for the same hook.
+    this.#appClosed ??= closeApp(this.#options.app, {
+      timeoutMs: deadline - Date.now(),
+      log: this.#options.log,
+      limit: `what was left of the ${graceMs} ms grace period`,
+    });
+    await this.#appClosed;
   }
 
-  /** Immediate stop: close the listener and every connection. */
+  /** Immediate stop: close the listener and every connection. The app's `close()` is not called. */
   destroy(): void {
     this.#closing = true;
     this.#stopSweep();

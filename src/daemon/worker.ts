@@ -8,7 +8,8 @@ import type { Stopper } from './lifecycle.js';
  * - worker → primary: `listening` (the app loaded and the socket accepts; `address` as
  *   `formatListenAddress` gives it, with the port a port 0 got), `retiring` (it served
  *   `--max-requests` requests: start its replacement, then tell it to stop);
- * - primary → worker: `stop` (finish the running requests and exit), `stop-now` (exit at once).
+ * - primary → worker: `stop` (finish the running requests, call the app's `close()` hook, and
+ *   exit, all within `--grace-ms`), `stop-now` (exit at once, no hook).
  */
 export type WorkerMessage =
   | { tsgi: 'listening'; address: string }
