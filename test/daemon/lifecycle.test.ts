@@ -141,3 +141,73 @@ describe('tsgi fastcgi on SIGTERM', () => {
     }
   });
 });
+
+const FASTIFY_CLOSE = join(ROOT, 'test', 'fixtures', 'fastify-close.mjs');
+
+/** `tsgi fastcgi` on a unix socket with the Fastify fixture (CLOSE_FIXTURE=`mode`); its stderr, and its exit code within 5 s. */
+async function startFastify(mode: 'finish' | 'hang' | 'throw', args: string[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-app-close-'));
+  const path = join(dir, 'tsgi.sock');
+  const child = spawn(process.execPath, [CLI, 'fastcgi', FASTIFY_CLOSE, '--listen', path, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CLOSE_FIXTURE: mode },
+  });
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exitCode = () => Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
+  await expect.poll(() => stderr, { timeout: 10_000 }).toContain('fastcgi listening');
+  return { child, path, stderr: () => stderr, exitCode };
+}
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+describe("tsgi fastcgi runs the app's close() on a graceful stop (docs/spec.md \"Closing the app\")", () => {
+  it("runs a Fastify app's onClose hook to its end on SIGTERM, after the last request, then exits 0", async () => {
+    const daemon = await startFastify('finish');
+    const client = await FastCgiClient.connect({ path: daemon.path });
+    const res = await client.request({
+      params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+    });
+    let body = '';
+    for await (const chunk of res.body) body += Buffer.from(chunk).toString();
+    expect(body).toBe('hello from fastify\n');
+    expect(daemon.stderr()).not.toContain('onClose');
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exitCode()).toBe(0);
+    const pid = daemon.child.pid;
+    expect(daemon.stderr()).toMatch(new RegExp(`SIGTERM, stopping gracefully[^]*onClose started in ${pid}\\nonClose finished in ${pid}\\n`));
+  });
+
+  it('logs an onClose hook that throws as one line, without a stack, and still exits 0', async () => {
+    const daemon = await startFastify('throw');
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exitCode()).toBe(0);
+    const after = daemon.stderr().split('onClose started')[1] ?? '';
+    expect(after).toMatch(/^ in \d+\ntsgi: the app's close\(\) failed: Error: cannot flush the queue \(at .*fastify-close\.mjs:\d+:\d+\)\n$/);
+  });
+
+  it('does not let an onClose hook that hangs keep the process past --grace-ms', async () => {
+    const daemon = await startFastify('hang', ['--grace-ms', '300']);
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exitCode()).toBe(0);
+    expect(daemon.stderr()).toContain('onClose started');
+    expect(daemon.stderr()).toMatch(/the app's close\(\) did not finish within \d+ ms \(what was left of the 300 ms grace period\); not waiting for it/);
+  });
+
+  it('stops at once, exit status 1, on a second SIGTERM while the onClose hook hangs', async () => {
+    const daemon = await startFastify('hang');
+    daemon.child.kill('SIGTERM');
+    await expect.poll(daemon.stderr, { timeout: 5_000 }).toContain('onClose started');
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exitCode()).toBe(1);
+    expect(daemon.stderr()).toContain('SIGTERM again, stopping now');
+  });
+});

@@ -189,6 +189,8 @@ describe('tsgi fastcgi --workers', () => {
     expect(daemon.stderr()).toMatch(/served \d+ requests \(--max-requests\), stopping gracefully/);
     const [first] = served.keys();
     await expect.poll(() => alive(first!), { timeout: 5_000 }).toBe(false);
+    // The retired worker ran the app's close() hook before it exited (docs/spec.md "Closing the app").
+    await expect.poll(daemon.stderr, { timeout: 5_000 }).toContain(`closed ${first}\n`);
   });
 
   it('reloads on SIGHUP: new workers with the new code, the old ones stopped, no request lost', async () => {
@@ -205,6 +207,8 @@ describe('tsgi fastcgi --workers', () => {
     await expect.poll(daemon.stderr, { timeout: 5_000 }).toContain('tsgi: reloaded: workers');
     for (const pid of before) await expect.poll(() => alive(pid), { timeout: 5_000 }).toBe(false);
     expect(before.has(pidOf(answers.at(-1)!))).toBe(false);
+    // Each old worker closed the app it was serving as it went (docs/spec.md "Closing the app").
+    for (const pid of before) await expect.poll(daemon.stderr, { timeout: 5_000 }).toContain(`closed ${pid}\n`);
   });
 
   it('keeps the running workers when the reloaded app cannot load', async () => {
@@ -265,6 +269,8 @@ describe('tsgi fastcgi --workers', () => {
     expect(await slow).toMatch(/^\d+ v1 true$/);
     expect(await Promise.race([daemon.exited, new Promise((resolve) => setTimeout(() => resolve('running'), 10_000))])).toBe(0);
     for (const pid of pids) expect(alive(pid)).toBe(false);
+    // Every worker ran the app's close() before it exited, the one that was still serving included.
+    for (const pid of pids) await expect.poll(daemon.stderr, { timeout: 5_000 }).toContain(`closed ${pid}\n`);
   });
 
   it('stops gracefully when SIGTERM reaches every process at once (systemd KillMode=control-group, a terminal)', async () => {
