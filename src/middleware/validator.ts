@@ -27,6 +27,9 @@
  *   server.close-missing         once the server is done with the body it calls close() if the body has one,
  *                                else return() when it stopped early (client gone). Checked closeGraceMs after
  *                                the server stopped iterating; reported through onViolation or tsgi.errors
+ * Server side: closing the app ("Closing the app")
+ *   server.app-close-twice       the server calls the app's close() at most once. The validated app always has
+ *                                a close(), which calls the wrapped app's close() if it has one by then
  * App side ("The application side", "startResponse", "write", "The body")
  *   app.return-type              the app returns (a promise of) an iterable or async iterable, not a string,
  *                                a Uint8Array, null or a fetch Response
@@ -87,7 +90,7 @@ const DEFAULT_CLOSE_GRACE_MS = 1000;
  * const checked = validator(app, { onViolation: (v) => console.warn(v.rule, v.message) });
  */
 export function validator(app: App, options: ValidatorOptions = {}): App {
-  return (environ, startResponse) => {
+  const checked: App = (environ, startResponse) => {
     const env = (typeof environ === 'object' && environ !== null ? environ : {}) as Record<string, unknown>;
     const report = new Reporter(options.onViolation, env);
     const response = new ResponseCheck(env, report);
@@ -97,6 +100,16 @@ export function validator(app: App, options: ValidatorOptions = {}): App {
     if (isThenable(result)) return Promise.resolve(result).then((value: unknown) => body.wrap(value));
     return body.wrap(result);
   };
+  // A middleware keeps its inner app's close() (spec "Closing the app"); looked up when called, so
+  // a close() the app gets after being wrapped still counts.
+  let closes = 0;
+  checked.close = async () => {
+    if (++closes > 1) {
+      new Reporter(options.onViolation, {}).fail('server.app-close-twice', "the server called the app's close() a second time; call it once, when it stops serving the app for good");
+    }
+    await app.close?.();
+  };
+  return checked;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

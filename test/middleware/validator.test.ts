@@ -24,6 +24,8 @@ interface Server {
   abortAfter?: number;
   /** Runs after the server has finished the request. */
   after?: () => unknown;
+  /** How many times the server calls the app's close() after the request (spec "Closing the app"). Default 0. */
+  closeApp?: number;
 }
 
 interface Outcome {
@@ -139,6 +141,13 @@ async function serve(app: App, server: Server = {}, mode: 'report' | 'throw' = '
   }
   out.body = Buffer.concat(bytes).toString('utf8');
   await server.after?.();
+  for (let i = 0; i < (server.closeApp ?? 0); i++) {
+    try {
+      await wrapped.close?.();
+    } catch (error) {
+      log.push(`app close: ${(error as Error).message}`);
+    }
+  }
   await sleep(GRACE_MS * 4); // let server.close-missing fire if it is going to
   return out;
 }
@@ -196,6 +205,8 @@ const cases: Case[] = [
   { rule: 'environ.errors', name: 'tsgi.errors is console-like without write', app: respond('200 OK', TEXT), server: { environ: { 'tsgi.errors': { log() {} } } } },
   { rule: 'environ.flags', name: "tsgi.run_once 'yes'", app: respond('200 OK', TEXT), server: { environ: { 'tsgi.run_once': 'yes' } } },
   { rule: 'environ.signal', name: 'tsgi.signal is an AbortController', app: respond('200 OK', TEXT), server: { environ: { 'tsgi.signal': new AbortController() } } },
+  // Server side: closing the app
+  { rule: 'server.app-close-twice', name: "the app's close() called twice", app: respond('200 OK', TEXT), server: { closeApp: 2 } },
   // Server side: iterating and closing
   { rule: 'server.iterate-twice', name: 'the server iterates twice', app: respond('200 OK', TEXT), server: { iterateTwice: true } },
   {
@@ -517,6 +528,17 @@ describe('validator: throw mode', () => {
   it('throws close-twice from close(), where the server logs it', async () => {
     const out = await serve((_e, sr) => (sr('200 OK', TEXT), closable(['ok'])), { close: 'twice' }, 'throw');
     expect(out.log).toEqual([expect.stringMatching(/^close: tsgi: the server called the body's close\(\) twice/)]);
+  });
+
+  it("keeps the wrapped app's close(), also one given after wrapping, and throws app-close-twice from a second call", async () => {
+    const calls: string[] = [];
+    const inner: App = (environ, startResponse) => respond('200 OK', TEXT)(environ, startResponse);
+    const checked = validator(inner);
+    inner.close = async () => void calls.push('inner closed');
+    await checked.close?.();
+    expect(calls).toEqual(['inner closed']);
+    await expect(checked.close?.()).rejects.toMatchObject({ code: 'TSGI_VALIDATION', rule: 'server.app-close-twice' });
+    await expect(validator(respond('200 OK', TEXT)).close?.()).resolves.toBeUndefined(); // nothing to close
   });
 
   it('writes close-missing to tsgi.errors, since there is no one left to throw to', async () => {
