@@ -4,6 +4,7 @@
 // node:child_process (watch.ts).
 
 import { dirname } from 'node:path';
+import { closeApp } from '../core/app-close.js';
 import { TsgiError } from '../core/errors.js';
 import { stopOnSignals } from '../daemon/lifecycle.js';
 import { listenError } from '../daemon/listen.js';
@@ -51,8 +52,18 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
     throw listenError({ kind: 'tcp', host, port }, error);
   });
   log(`tsgi: development server on ${server.url} (development only: deploy behind nginx or Apache)\n`);
-  // process.exit once closed: an app's timers or pools must not keep a stopped dev server alive.
-  stopOnSignals([{ close: () => server.close(), destroy: () => void server.close() }], log, 5000, {
+  // Stopped as the daemon is (docs/spec.md "Closing the app"): requests, then the app's close(),
+  // within one deadline; --watch restarts run the app's hooks too. process.exit once closed: an
+  // app's timers or pools must not keep a stopped dev server alive.
+  const close = async (): Promise<void> => {
+    const deadline = Date.now() + DEV_GRACE_MS;
+    await server.close();
+    await closeApp(app, { timeoutMs: deadline - Date.now(), log, limit: `what was left of the dev server's ${DEV_GRACE_MS} ms to stop` });
+  };
+  stopOnSignals([{ close, destroy: () => void server.close() }], log, DEV_GRACE_MS, {
     exit: (code) => process.exit(code),
   });
 }
+
+/** How long `tsgi dev` takes at most to stop on SIGTERM or Ctrl-C, the app's close() included, in ms. */
+const DEV_GRACE_MS = 5000;

@@ -211,3 +211,17 @@ describe("tsgi fastcgi runs the app's close() on a graceful stop (docs/spec.md \
     expect(daemon.stderr()).toContain('SIGTERM again, stopping now');
   });
 });
+
+describe("tsgi dev runs the app's close() on SIGTERM too", () => {
+  it("runs a Fastify app's onClose hook to its end, then exits 0", async () => {
+    const child = spawn(process.execPath, [CLI, 'dev', FASTIFY_CLOSE, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanups.push(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await expect.poll(() => stderr, { timeout: 10_000 }).toContain('development server on');
+    child.kill('SIGTERM');
+    expect(await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))])).toBe(0);
+    expect(stderr).toContain(`onClose started in ${child.pid}\nonClose finished in ${child.pid}\n`);
+  });
+});
