@@ -82,4 +82,14 @@ describe('toApp(…).close (docs/adapters.md "Closing the app")', () => {
     for (const value of [express(), new Koa(), new Hono(), listener]) expect(toApp(value).close).toBeUndefined();
     expect(toApp(listener, 'node').close).toBeUndefined();
   });
+
+  it('calls a close() the user gave an Express, Koa or Hono app', async () => {
+    const closed: string[] = [];
+    const apps = { express: express(), koa: new Koa(), hono: new Hono() };
+    for (const [name, value] of Object.entries(apps)) {
+      (value as unknown as { close: () => void }).close = () => void closed.push(name);
+      await toApp(value).close?.();
+    }
+    expect(closed).toEqual(['express', 'koa', 'hono']);
+  });
 });
