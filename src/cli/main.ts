@@ -33,7 +33,8 @@ FastCGI options:
                        whole path (default: keep the web server's split)
   --max-conns N        most connections at once, advertised as FCGI_MAX_CONNS (default 1024)
   --max-body-bytes N   larger request bodies get 413 before the app runs (default 1 GiB)
-  --grace-ms MS        how long a graceful stop (SIGTERM) waits for requests (default 30000)
+  --grace-ms MS        how long a graceful stop (SIGTERM) waits for requests, then the
+                       app's close() (default 30000)
   --no-multiplex       refuse concurrent requests on one connection (FCGI_CANT_MPX_CONN)
   --max-requests-per-conn N   live requests per connection when multiplexing (default 100)
   --idle-timeout-ms MS        close a connection idle this long, or whose web server takes
