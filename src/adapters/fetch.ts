@@ -2,7 +2,7 @@
 
 import { TsgiError } from '../core/errors.js';
 import { isBodyless } from '../core/status.js';
-import type { App, Body, Chunk, Environ, HeaderList, InputStream } from '../core/types.js';
+import type { App, Body, Chunk, Environ, HeaderList, InputStream, StartResponse } from '../core/types.js';
 import { bodyFraming, requestHeaders, requestHost, requestUrl, toByteString } from './environ-request.js';
 import { statusLine } from './reason-phrase.js';
 import { endToEndHeaders } from './response-headers.js';
@@ -41,9 +41,19 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  *   `ReadableStream` that pulls from `tsgi.input` only when the handler reads: nothing is read ahead;
  * - the `Response` status goes out with its `statusText`, or the RFC 9110 reason phrase when that is
  *   empty; its headers without hop-by-hop fields, every Set-Cookie separately (`getSetCookie()`);
- * - its body is streamed chunk by chunk as the server pulls (one `read()` per chunk, so a slow client
- *   slows the handler's stream down), and the reader is cancelled when the server stops early or the
- *   client goes away. For HEAD, 204 and 304 the body is cancelled unread.
+ * - its body: what the stream has at once is read first (every read that settles within a few
+ *   microtask turns, up to 64 KiB or 64 chunks, plus one read to see the end; never a wait for a
+ *   chunk). If that is the whole body, and the app set neither Content-Length nor Transfer-Encoding,
+ *   it goes out with `Content-Length` (RFC 9110 §8.6), as node:http does for `res.end(body)`: a
+ *   string, bytes, Blob, URLSearchParams, `Response.json()`, Hono's `c.text()`/`c.json()`. Otherwise
+ *   what was read goes out first, in order, then the rest is streamed chunk by chunk as the server
+ *   pulls (one `read()` per chunk, so a slow client slows the handler's stream down), without a
+ *   length (the front server chunks it or closes after it); the reader is cancelled when the server
+ *   stops early or the client goes away. A null body is `Content-Length: 0`.
+ * - HEAD gets the headers GET would where the body tells them: the length of a complete, non-empty
+ *   body (RFC 9110 §9.3.2), none for a null or empty one (Hono answers HEAD with a null body) or a
+ *   streaming one, which is cancelled. 204 and 304 get no length (RFC 9110 §8.6) and their body, if
+ *   any, is cancelled unread, as is a HEAD body whose length the app set.
  * No global is replaced or patched: Node 20's own Request, Response and ReadableStream are used.
  * @param handler - `(request, environ) => Response`, e.g. Hono's `app.fetch`.
  * @param options - see {@link FetchOptions}.
@@ -73,15 +83,47 @@ export function fromFetch(handler: FetchHandler, options: FetchOptions = {}): Ap
         `tsgi: fetch adapter: the handler returned ${describe(response)}, expected a Response`,
       );
     }
-    startResponse(statusLine(response.status, response.statusText), responseHeaders(response.headers));
-    const body = response.body;
-    if (body === null) return [];
-    if (isBodyless(response.status, environ.REQUEST_METHOD)) {
-      await body.cancel().catch(() => {});
+    return respond(response, environ, startResponse);
+  };
+}
+
+/**
+ * Starts the response and returns its body. A body complete without waiting goes out with its
+ * Content-Length (RFC 9110 §8.6), as node:http gives `res.end(body)` one: the front server can then
+ * keep an HTTP/1.0 client's connection alive and need not chunk. Anything else streams.
+ */
+async function respond(response: Response, environ: Environ, startResponse: StartResponse): Promise<Body> {
+  const status = statusLine(response.status, response.statusText);
+  const headers = responseHeaders(response.headers);
+  const stream = response.body;
+  if (stream === null) {
+    // Complete and empty: the driver says Content-Length: 0 for [] itself, except for HEAD (the
+    // GET's length is unknown: Hono answers HEAD with a null body), 204 and 304.
+    startResponse(status, headers);
+    return [];
+  }
+  const head = environ.REQUEST_METHOD === 'HEAD';
+  // 1xx and 204 must not carry a length, 304 only the 200's (RFC 9110 §8.6); Node's Response has a
+  // null body there (WHATWG fetch "null body status"), a Response-like object may not. A length or
+  // Transfer-Encoding the app set is its own framing: the body is not read ahead then.
+  const noContent = isBodyless(response.status, ''); // the status alone
+  if (noContent || response.headers.has('content-length') || response.headers.has('transfer-encoding')) {
+    startResponse(status, headers);
+    if (noContent || head) {
+      await stream.cancel().catch(() => {});
       return [];
     }
-    return streamBody(body, environ['tsgi.signal']);
-  };
+    return new ResponseBody(stream, environ).start();
+  }
+  const body = new ResponseBody(stream, environ);
+  const complete = await body.readAvailable();
+  // For HEAD, only a body with bytes is the GET's: an empty one may be a handler's way of saying "none".
+  if (complete && (!head || body.byteLength > 0)) headers.push(['content-length', String(body.byteLength)]);
+  startResponse(status, headers);
+  if (complete) return head ? [] : body.chunks;
+  if (!head) return body.start();
+  await body.close();
+  return [];
 }
 
 /** The Request for an environ, or why there cannot be one. */
@@ -146,34 +188,119 @@ function responseHeaders(headers: Headers): HeaderList {
   return endToEndHeaders(pairs);
 }
 
+/** Bytes and chunks read ahead of the driver at most: past them a body that never waits streams. */
+const READ_AHEAD_BYTES = 65536;
+const READ_AHEAD_CHUNKS = 64;
 /**
- * The Response body as a TSGI body: each `next()` is one `reader.read()`, so the server pulls at the
- * client's pace. `close()` (the driver calls it exactly once) cancels the reader unless the stream
- * ended; the client going away cancels it at once, which also ends a `read()` that is waiting.
+ * Microtask turns a read may take and still count as already available. On Node 20 a read of a
+ * string, bytes or Blob body settles within 2, of FormData within 6, through a TransformStream
+ * within 5; a chunk produced on a timer or after I/O cannot come in any number of them.
  */
-function streamBody(stream: ReadableStream<Uint8Array>, signal: AbortSignal): Body {
-  const reader = stream.getReader();
-  let finished = false;
-  const onAbort = (): void => void reader.cancel(signal.reason).catch(() => {});
-  signal.addEventListener('abort', onAbort, { once: true });
-  const iterator: AsyncIterator<Chunk> = {
-    async next() {
-      const step = await reader.read();
-      if (step.done) {
-        finished = true;
-        return DONE;
+const SETTLE_TURNS = 16;
+
+/**
+ * The Response body as a TSGI body. `readAvailable()` reads what the stream already has, bounded;
+ * `next()` hands that out first, in order, then does one `reader.read()` per chunk, so the server
+ * pulls at the client's pace. `close()` (the driver calls it exactly once) cancels the reader unless
+ * the stream ended; after `start()` the client going away cancels it at once, which also ends a
+ * `read()` that is waiting.
+ */
+class ResponseBody implements AsyncIterableIterator<Chunk> {
+  /** What `readAvailable` read, and its total in bytes. */
+  chunks: Uint8Array[] = [];
+  byteLength = 0;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #environ: Environ;
+  #next = 0;
+  /** A read `readAvailable` did not see settle (or one past its bound): the body's next step. */
+  #pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> | undefined;
+  #finished = false;
+  #onAbort: (() => void) | undefined;
+
+  constructor(stream: ReadableStream<Uint8Array>, environ: Environ) {
+    this.#reader = stream.getReader();
+    this.#environ = environ;
+  }
+
+  /**
+   * Reads while each read settles at once, up to the bound plus one read (the end often comes right
+   * after a large chunk). Never waits for a chunk; a read that failed is left for `next()`, so the
+   * bytes before it go out first.
+   * @returns true when the stream ended: `chunks` is the whole body.
+   */
+  async readAvailable(): Promise<boolean> {
+    for (;;) {
+      const read = this.#reader.read();
+      const step = await settled(read);
+      if (step?.done === true) return (this.#finished = true);
+      if (
+        step === undefined ||
+        !(step.value instanceof Uint8Array) || // not bytes: the driver converts or refuses it
+        this.byteLength >= READ_AHEAD_BYTES ||
+        this.chunks.length >= READ_AHEAD_CHUNKS
+      ) {
+        this.#pending = read;
+        return false;
       }
-      return { done: false, value: step.value };
+      this.chunks.push(step.value);
+      this.byteLength += step.value.byteLength;
+    }
+  }
+
+  /** Follows `tsgi.signal` from now on (a client already gone cancels at once); returns the body. */
+  start(): this {
+    const signal = this.#environ['tsgi.signal'];
+    const onAbort = (): void => void this.#reader.cancel(signal.reason).catch(() => {});
+    this.#onAbort = onAbort;
+    signal.addEventListener('abort', onAbort, { once: true });
+    return this;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Chunk>> {
+    if (this.#next < this.chunks.length) {
+      const chunk = this.chunks[this.#next++] as Uint8Array;
+      if (this.#next === this.chunks.length) {
+        this.chunks = []; // all sent: a long stream need not keep them
+        this.#next = 0;
+      }
+      return { done: false, value: chunk };
+    }
+    const pending = this.#pending;
+    this.#pending = undefined;
+    const step = await (pending ?? this.#reader.read());
+    if (step.done) {
+      this.#finished = true;
+      return DONE;
+    }
+    return { done: false, value: step.value };
+  }
+
+  async close(): Promise<void> {
+    if (this.#onAbort !== undefined) this.#environ['tsgi.signal'].removeEventListener('abort', this.#onAbort);
+    if (!this.#finished) await this.#reader.cancel().catch(() => {});
+    this.#reader.releaseLock();
+  }
+}
+
+/** What `read` resolves to if it settles within SETTLE_TURNS microtask turns; undefined if it waits or fails. */
+async function settled<T>(read: Promise<T>): Promise<T | undefined> {
+  let result: T | undefined;
+  let done = false;
+  read.then(
+    (value) => {
+      result = value;
+      done = true;
     },
-  };
-  return {
-    [Symbol.asyncIterator]: () => iterator,
-    async close() {
-      signal.removeEventListener('abort', onAbort);
-      if (!finished) await reader.cancel().catch(() => {});
-      reader.releaseLock();
+    () => {
+      done = true; // left for next() to await, which throws it to the driver
     },
-  };
+  );
+  for (let turn = 0; !done && turn < SETTLE_TURNS; turn++) await undefined;
+  return result;
 }
 
 function isResponse(value: unknown): value is Response {
