@@ -252,7 +252,10 @@ class ResponseBody implements AsyncIterableIterator<Chunk> {
     const signal = this.#environ['tsgi.signal'];
     const onAbort = (): void => void this.#reader.cancel(signal.reason).catch(() => {});
     this.#onAbort = onAbort;
-    signal.addEventListener('abort', onAbort, { once: true });
+    // A client gone before the handler answered fires no more 'abort': without this, a stream that
+    // never ends by itself would keep the driver's first read waiting for ever.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     return this;
   }
 

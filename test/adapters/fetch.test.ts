@@ -222,6 +222,25 @@ describe('fromFetch: the Response', () => {
     expect(cancelled).not.toBe('not cancelled');
   });
 
+  it('cancels the reader at once when the client went away before the handler answered', async () => {
+    let cancelled = false;
+    const app = fromFetch(async (request) => {
+      await new Promise((resolve) => request.signal.addEventListener('abort', resolve));
+      // An event stream that only ever ends by being cancelled (a handler that did not check the signal).
+      return new Response(new ReadableStream<Uint8Array>({ cancel: () => void (cancelled = true) }));
+    });
+    const { environ, abort } = environFor({ url: '/events' });
+    const run = drive(app, environ);
+    setImmediate(abort);
+    let bound: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => (bound = setTimeout(() => resolve('hung'), 5000)));
+    const res = await Promise.race([run, hung]);
+    clearTimeout(bound);
+    expect(res).not.toBe('hung');
+    expect(cancelled).toBe(true);
+    expect(res !== 'hung' && res.outcome).toBe('aborted');
+  });
+
   it('answers HEAD with the headers and no body, cancelling the stream unread', async () => {
     let cancelled = false;
     const app = fromFetch(
