@@ -45,6 +45,8 @@ const MAX_IDLE_CONNECTIONS = 64;
 /** Where `req` keeps its environ, for {@link environOf}. */
 const ENVIRON = Symbol('tsgi.environ');
 const TEXT_PLAIN: HeaderList = [['Content-Type', 'text/plain; charset=utf-8']];
+const CONNECT_REFUSED =
+  "tsgi: node adapter: CONNECT answered 501 Not Implemented: a tunnel cannot pass through TSGI, so no 'connect' listener is called (RFC 9110 §9.3.6)\n";
 
 /**
  * Turns a node:http listener into a TSGI app, patching no global and no prototype. Each request
@@ -68,7 +70,10 @@ const TEXT_PLAIN: HeaderList = [['Content-Type', 'text/plain; charset=utf-8']];
  *   front server (`res.sendDate = false`).
  * - `environOf(req)` gives the listener the TSGI environ.
  * A listener that throws or rejects before its head is answered 500 by the driver; after, the
- * response is cut off. A method or header node:http refuses is answered 400 and logged.
+ * response is cut off. A method or header node:http refuses is answered 400 and logged. CONNECT is
+ * answered 501 and logged without calling the listener (a tunnel cannot pass through TSGI; RFC 9110
+ * §9.3.6); an `Upgrade` request field is not forwarded, so the listener serves such a request as
+ * plain HTTP (RFC 9110 §7.8 lets a server ignore it).
  * `node:http` is imported on the first request, so a CGI process pays for it only if it uses it.
  * @param listener - `(req, res) => void`, e.g. an Express app or `koaApp.callback()`.
  * @param options - see {@link NodeHttpOptions}.
@@ -97,6 +102,15 @@ export function fromNodeHttp(listener: NodeListener, options: NodeHttpOptions = 
       },
     ));
   return async (environ, startResponse) => {
+    // Node's parser hands a CONNECT to the server's 'connect' listeners, or destroys the socket when
+    // there are none: either way no response. TSGI has no tunnel to give such a listener, so no
+    // resource here can implement CONNECT: 501 (RFC 9110 §9.1), not 405, which would owe an Allow
+    // field listing the app's methods (§15.5.6).
+    if (environ.REQUEST_METHOD === 'CONNECT') {
+      environ['tsgi.errors'].write(CONNECT_REFUSED);
+      startResponse('501 Not Implemented', TEXT_PLAIN);
+      return ['Not Implemented\n'];
+    }
     const host = started ?? (await start());
     const hostHeader = requestHost(environ);
     if (!isToken(environ.REQUEST_METHOD) || !isFieldValue(hostHeader)) {

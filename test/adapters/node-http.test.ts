@@ -8,7 +8,7 @@ import { environOf, fromNodeHttp, nodeListenerOf, type NodeListener } from '../.
 import { TestClient } from '../../src/testing/client.js';
 import { runApp } from '../../src/core/driver.js';
 import { buildEnviron } from '../../src/core/environ.js';
-import { requestParams } from '../../src/testing/environ-builder.js';
+import { requestParams, type TestRequest } from '../../src/testing/environ-builder.js';
 import { PullInput, binary, drive, environFor, gate } from './helpers.js';
 
 /** Runs one request through `listener` and returns what the listener saw plus the TSGI response. */
@@ -110,6 +110,46 @@ describe('fromNodeHttp: req', () => {
     const res = await drive(fromNodeHttp((_, r) => r.end('never')), environ);
     expect(res.status).toBe('400 Bad Request');
     expect(errors.join('')).toMatch(/node:http refused the request/);
+  });
+
+  it('answers CONNECT 501 with one log line and no stack, calling no listener (RFC 9110 §9.1, §9.3.6)', async () => {
+    // An http.Server export with a 'connect' listener: a tunnel still cannot pass through TSGI.
+    const called: string[] = [];
+    const server = http.createServer((_, res) => {
+      called.push('request');
+      res.end('never');
+    });
+    server.on('connect', () => called.push('connect'));
+    const { environ, errors } = environFor({ method: 'CONNECT', url: '/' });
+    const res = await drive(fromNodeHttp(nodeListenerOf(server)!.listener), environ);
+    expect(res.status).toBe('501 Not Implemented');
+    expect(res.body.toString()).toBe('Not Implemented\n');
+    expect(res.outcome).toBe('complete');
+    expect(res.log).toEqual([]); // not the driver's "error in app" with a stack trace
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^tsgi: node adapter: CONNECT answered 501 Not Implemented: .*\n$/);
+    expect(called).toEqual([]);
+  });
+
+  it('serves a request carrying Upgrade as plain HTTP: Upgrade and Connection are not forwarded (RFC 9110 §7.8)', async () => {
+    // A front server may pass the client's Upgrade and Connection on as HTTP_* params; node:http,
+    // seeing both, would hand the request to 'upgrade' listeners and make no response for it.
+    const requests: TestRequest[] = [
+      { method: 'GET', url: '/ws', headers: { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13' } },
+      { method: 'POST', url: '/ws', headers: { Upgrade: 'h2c', Connection: 'Upgrade, HTTP2-Settings', 'HTTP2-Settings': 'AAMAAABkAAQAAP__' }, body: 'body' },
+    ];
+    for (const request of requests) {
+      const { req, res } = await seeRequest(async (r, response) => {
+        let body = '';
+        for await (const chunk of r) body += String(chunk);
+        response.end(`${r.method} ${body}`);
+      }, request);
+      expect(res.status).toBe('200 OK');
+      expect(res.body.toString()).toBe(`${request.method} ${request.body ?? ''}`);
+      expect(req.headers.upgrade).toBeUndefined();
+      expect(req.headers.connection).toBeUndefined();
+      expect(req.headers['http2-settings']).toBeUndefined();
+    }
   });
 });
 
