@@ -133,7 +133,7 @@ class ResponseState {
     const code = statusCode(status);
     // Checked and kept as one copy: the app's own arrays may change before the head goes out.
     const own = copyHeaders(headers);
-    const length = validateHeaders(own); // a decimal count when present
+    const length = validateHeaders(own, code); // a decimal count when present
     this.#status = status;
     this.#code = code;
     this.#headers = own;

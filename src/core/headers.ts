@@ -8,7 +8,10 @@ const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §5.5 field value as Node's http module accepts it: tab, printable ASCII, obs-text; no CR/LF/NUL.
 const VALUE_RE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-/** Hop-by-hop headers an app must not send (PEP 3333 "Other HTTP Features"; RFC 9110 §7.6.1). */
+/**
+ * Hop-by-hop headers an app must not send (PEP 3333 "Other HTTP Features"; RFC 9110 §7.6.1), but for
+ * `Upgrade` in a 426 response (see {@link validateHeaders}).
+ */
 export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -30,7 +33,12 @@ export function isToken(name: string): boolean {
 const enum NameKind {
   Ordinary,
   ContentLength,
+  /** Hop-by-hop, but required in a 426 response (RFC 9110 §15.5.22). */
+  Upgrade,
 }
+
+/** 426 Upgrade Required: the one response an app may send `Upgrade` with (RFC 9110 §15.5.22). */
+const UPGRADE_REQUIRED = 426;
 
 /**
  * Header names already checked, by kind: an app sends the same few names on every response, so a
@@ -64,13 +72,15 @@ export function copyHeaders(headers: HeaderList): HeaderList {
 /**
  * Checks an app's header list before it is accepted by `startResponse`.
  * @param headers - `[name, value]` pairs.
+ * @param status - the response's status code: `Upgrade` is accepted only with 426 Upgrade Required,
+ *   where the server MUST send it (RFC 9110 §15.5.22, §7.8).
  * @returns the Content-Length value when there is one (then a decimal byte count), else undefined.
  * @throws {TsgiError} code `TSGI_BAD_HEADER` naming the header when: the list is not an array of
  *   string pairs; a name is not a token; a value holds CR, LF, NUL, another control character or a
- *   character above U+00FF; the name is `Status` (the CGI field, RFC 3875 §6.3.3) or hop-by-hop;
- *   Content-Length is repeated or not a decimal number (RFC 9110 §8.6).
+ *   character above U+00FF; the name is `Status` (the CGI field, RFC 3875 §6.3.3) or hop-by-hop
+ *   (`Upgrade` outside a 426); Content-Length is repeated or not a decimal number (RFC 9110 §8.6).
  */
-export function validateHeaders(headers: HeaderList): string | undefined {
+export function validateHeaders(headers: HeaderList, status: number): string | undefined {
   if (!Array.isArray(headers)) {
     throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: headers must be an array of [name, value] pairs');
   }
@@ -105,6 +115,8 @@ export function validateHeaders(headers: HeaderList): string | undefined {
       }
       if (contentLength !== undefined) throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: Content-Length given more than once');
       contentLength = value;
+    } else if (kind === NameKind.Upgrade && status !== UPGRADE_REQUIRED) {
+      throw hopByHop(name);
     }
   }
   return contentLength;
@@ -119,10 +131,13 @@ function checkName(name: string): NameKind {
   if (lower === 'status') {
     throw new TsgiError('TSGI_BAD_HEADER', 'tsgi: "Status" is not a header; pass the status to startResponse');
   }
-  if (HOP_BY_HOP.has(lower)) {
-    throw new TsgiError('TSGI_BAD_HEADER', `tsgi: hop-by-hop header ${name} is for the server to set, not the app`);
-  }
+  if (lower === 'upgrade') return NameKind.Upgrade;
+  if (HOP_BY_HOP.has(lower)) throw hopByHop(name);
   return lower === 'content-length' ? NameKind.ContentLength : NameKind.Ordinary;
+}
+
+function hopByHop(name: string): TsgiError {
+  return new TsgiError('TSGI_BAD_HEADER', `tsgi: hop-by-hop header ${name} is for the server to set, not the app`);
 }
 
 /**

@@ -13,6 +13,8 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'trailers',
   'transfer-encoding', 'upgrade',
 ]);
+/** 426 Upgrade Required, which MUST carry Upgrade (RFC 9110 §15.5.22): the one hop-by-hop field an app sends. */
+const UPGRADE_REQUIRED = 426;
 
 /** The response of one request as the validator sees it: what the app declared and what it produced. */
 export class ResponseCheck {
@@ -37,17 +39,18 @@ export class ResponseCheck {
       if (typeof status !== 'string' || !STATUS.test(status)) {
         this.#report.fail('start.status', `status ${describe(status)} is not "NNN Reason"; use a final code 200-599 (1xx are the front server's), one space and a reason without control characters, e.g. "404 Not Found"`);
       }
-      const length = this.#checkHeaders(headers);
+      const code = Number.parseInt(String(status), 10) || 0;
+      const length = this.#checkHeaders(headers, code);
       const write = inner(status, headers, excInfo);
       this.#started = true;
-      this.#statusCode = Number.parseInt(String(status), 10) || 0;
+      this.#statusCode = code;
       this.#declaredLength = length;
       return this.#write(write);
     };
   }
 
-  /** Returns the declared Content-Length, or null. */
-  #checkHeaders(headers: HeaderList): number | null {
+  /** Returns the declared Content-Length, or null. @param status - the status code (0 when unparseable). */
+  #checkHeaders(headers: HeaderList, status: number): number | null {
     if (!Array.isArray(headers)) {
       this.#report.fail('start.headers', `headers is ${describe(headers)}; pass an array of [name, value] pairs, e.g. [['Content-Type', 'text/plain']]`);
       return null;
@@ -65,7 +68,9 @@ export class ResponseCheck {
         this.#report.fail('start.header-value', `header ${name} has a value with a control character or a character above U+00FF (${JSON.stringify(value)}); remove CR/LF/NUL and percent-encode or RFC 8187-encode non-Latin-1 text`);
       }
       if (lower === 'status') this.#report.fail('start.status-header', 'a "Status" header is not allowed; pass the status as startResponse\'s first argument');
-      if (HOP_BY_HOP.has(lower)) this.#report.fail('start.hop-by-hop', `${name} is a hop-by-hop header, which only the server sets; leave it out (the server frames the body and manages the connection)`);
+      if (lower === 'upgrade') {
+        if (status !== UPGRADE_REQUIRED) this.#report.fail('start.hop-by-hop', `${name} is a hop-by-hop header, sent by an app only with 426 Upgrade Required (RFC 9110 §15.5.22); leave it out of a ${status} response (the front server handles upgrades)`);
+      } else if (HOP_BY_HOP.has(lower)) this.#report.fail('start.hop-by-hop', `${name} is a hop-by-hop header, which only the server sets; leave it out (the server frames the body and manages the connection)`);
       if (lower === 'content-length') lengths.add(value);
     }
     if (lengths.size === 0) return null;

@@ -39,7 +39,8 @@
  *   start.header-name            each name is an HTTP token
  *   start.header-value           no control character but tab, nothing above U+00FF
  *   start.status-header          no "Status" header (the CGI field; the status is the first argument)
- *   start.hop-by-hop             no hop-by-hop header (Connection, Transfer-Encoding, ...; PEP 3333)
+ *   start.hop-by-hop             no hop-by-hop header (Connection, Transfer-Encoding, ...; PEP 3333),
+ *                                but Upgrade with 426 (RFC 9110 §15.5.22)
  *   start.content-length         at most one Content-Length, decimal digits
  *   start.already-started        a second startResponse call passes excInfo (neither undefined nor null)
  *   write.chunk-type             write() takes a Uint8Array or a string

@@ -198,6 +198,28 @@ describe('driver: the app breaks a rule', () => {
     expect(JSON.stringify(rec.headers)).not.toMatch(/evil|Injected|chunked/);
   });
 
+  it('accepts Upgrade in a 426 response only (RFC 9110 §15.5.22), before and after the name is cached', async () => {
+    const respond = async (status: string, name: string) => {
+      const { outcome, rec, logs } = await drive((_env, start) => {
+        start(status, [[name, 'websocket'], ['Content-Type', 'text/plain']]);
+        return ['x'];
+      });
+      return { outcome: await outcome, rec, logs };
+    };
+    for (let i = 0; i < 2; i++) {
+      for (const name of ['Upgrade', 'upgrade']) {
+        const required = await respond('426 Upgrade Required', name);
+        expect(required.outcome).toBe('complete');
+        expect(required.rec.status).toBe('426 Upgrade Required');
+        expect(required.rec.headers).toContainEqual([name, 'websocket']);
+        const ok = await respond('200 OK', name);
+        expect(ok.outcome).toBe('failed');
+        expect(ok.rec.status).toBe('500 Internal Server Error');
+        expect(ok.logs.join('')).toContain(`hop-by-hop header ${name}`);
+      }
+    }
+  });
+
   it('checks names and status lines seen before as fully as new ones (those checks are cached)', async () => {
     const respond = async (status: string, headers: Array<[string, string]>, body = ['x']) =>
       (await drive((_env, start) => {

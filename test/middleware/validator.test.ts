@@ -264,6 +264,7 @@ const cases: Case[] = [
   { rule: 'start.status-header', name: 'a Status header', app: respond('200 OK', [['Status', '404 Not Found']]) },
   { rule: 'start.hop-by-hop', name: 'Transfer-Encoding', app: respond('200 OK', [['Transfer-Encoding', 'chunked']]) },
   { rule: 'start.hop-by-hop', name: 'connection (lower case)', app: respond('200 OK', [['connection', 'close']]) },
+  { rule: 'start.hop-by-hop', name: 'Upgrade outside a 426', app: respond('400 Bad Request', [['Upgrade', 'websocket']]) },
   { rule: 'start.content-length', name: 'not digits', app: respond('200 OK', [['Content-Length', '2 bytes']], ['ok']) },
   {
     rule: 'start.content-length',
@@ -365,6 +366,7 @@ describe('validator: each rule fires (report mode)', () => {
 
 const clean: Array<{ name: string; app: App; server?: Server; expect?: string }> = [
   { name: 'a sync array', app: respond('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '6']], ['hello\n']), expect: 'hello\n' },
+  { name: 'Upgrade in a 426 (RFC 9110 §15.5.22)', app: respond('426 Upgrade Required', [['Upgrade', 'websocket'], ['Content-Length', '3']], ['ws\n']), expect: 'ws\n' },
   {
     name: 'a streaming async generator',
     app: async function* (environ, startResponse) {
