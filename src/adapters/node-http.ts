@@ -66,8 +66,8 @@ const CONNECT_REFUSED =
  *   client and 'drain' follows; 'finish' and 'close' fire as on a socket, and 'close' without
  *   'finish' when the client goes away (`tsgi.signal`).
  * - The status keeps its reason phrase; headers keep their order and repeats (each Set-Cookie), minus
- *   what belongs to the connection (Connection, Keep-Alive, Transfer-Encoding). `Date` is left to the
- *   front server (`res.sendDate = false`).
+ *   what belongs to the connection (Connection, Keep-Alive, Transfer-Encoding, and Upgrade but in a
+ *   426, where RFC 9110 §15.5.22 requires it). `Date` is left to the front server (`res.sendDate = false`).
  * - `environOf(req)` gives the listener the TSGI environ.
  * A listener that throws or rejects before its head is answered 500 by the driver; after, the
  * response is cut off. A method or header node:http refuses is answered 400 and logged. CONNECT is
@@ -126,7 +126,7 @@ export function fromNodeHttp(listener: NodeListener, options: NodeHttpOptions = 
     try {
       const pending = socket.head();
       const head = pending instanceof Promise ? await pending : pending;
-      startResponse(statusLine(head.status, head.reason), endToEndHeaders(head.headers));
+      startResponse(statusLine(head.status, head.reason), endToEndHeaders(head.headers, head.status));
     } catch (error) {
       socket.close();
       throw error;

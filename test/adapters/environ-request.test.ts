@@ -97,6 +97,12 @@ describe('response headers (RFC 9110 §7.6.1)', () => {
     ]);
   });
 
+  it('keeps Upgrade in a 426, even when Connection names it, and nowhere else (RFC 9110 §15.5.22)', () => {
+    const headers: Array<[string, string]> = [['Connection', 'Upgrade'], ['Upgrade', 'websocket'], ['X-A', '1']];
+    expect(endToEndHeaders(headers, 426)).toEqual([['Upgrade', 'websocket'], ['X-A', '1']]);
+    for (const status of [undefined, 101, 200, 400]) expect(endToEndHeaders(headers, status)).toEqual([['X-A', '1']]);
+  });
+
   it('fills an empty reason phrase from RFC 9110', () => {
     expect(statusLine(404)).toBe('404 Not Found');
     expect(statusLine(201, 'Made')).toBe('201 Made');

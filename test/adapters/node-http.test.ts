@@ -196,6 +196,33 @@ describe('fromNodeHttp: res', () => {
     expect(res.text()).toBe('x');
   });
 
+  it('keeps Upgrade on a 426 Upgrade Required (RFC 9110 §15.5.22), and drops it elsewhere', async () => {
+    // As an Express route may answer a plain GET to a WebSocket endpoint.
+    const app = express().get('/ws', (_req, res) => {
+      res.status(426).set({ Upgrade: 'websocket', Connection: 'Upgrade' }).type('text').send('WebSocket only\n');
+    });
+    const res = await new TestClient(fromNodeHttp(app)).get('/ws');
+    expect(res.statusLine).toBe('426 Upgrade Required');
+    expect(res.header('upgrade')).toBe('websocket');
+    expect(res.header('connection')).toBeUndefined();
+    expect(res.text()).toBe('WebSocket only\n');
+    // Raw bytes (the fallback parser's path) get the same treatment.
+    const raw = await new TestClient(fromNodeHttp((req) => {
+      req.socket.write('HTTP/1.1 426 Upgrade Required\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n');
+    })).get('/');
+    expect(raw.status).toBe(426);
+    expect(raw.header('upgrade')).toBe('h2c');
+    // In any other response Upgrade advertises protocols for the front server's connection: dropped,
+    // not a 500.
+    const advertised = await new TestClient(fromNodeHttp((_, r) => {
+      r.setHeader('Upgrade', 'h2c');
+      r.end('ok');
+    })).get('/');
+    expect(advertised.status).toBe(200);
+    expect(advertised.header('upgrade')).toBeUndefined();
+    expect(advertised.text()).toBe('ok');
+  });
+
   it('streams each res.write() as it happens; flushHeaders() passes the head on at once', async () => {
     const headSeen = gate();
     const firstSeen = gate();
