@@ -94,7 +94,7 @@ export function fromFetch(handler: FetchHandler, options: FetchOptions = {}): Ap
  */
 async function respond(response: Response, environ: Environ, startResponse: StartResponse): Promise<Body> {
   const status = statusLine(response.status, response.statusText);
-  const headers = responseHeaders(response.headers);
+  const headers = responseHeaders(response.headers, response.status);
   const stream = response.body;
   if (stream === null) {
     // Complete and empty: the driver says Content-Length: 0 for [] itself, except for HEAD (the
@@ -176,8 +176,11 @@ function inputStream(input: InputStream): ReadableStream<Uint8Array> {
   );
 }
 
-/** Response headers as a TSGI list: hop-by-hop fields dropped, each Set-Cookie its own pair. */
-function responseHeaders(headers: Headers): HeaderList {
+/**
+ * Response headers as a TSGI list: hop-by-hop fields dropped (but Upgrade in a 426, RFC 9110
+ * §15.5.22), each Set-Cookie its own pair.
+ */
+function responseHeaders(headers: Headers, status: number): HeaderList {
   const pairs: Array<[string, string]> = [];
   // Iterating Headers joins repeated fields with ", " (WHATWG fetch "sort and combine"), which would
   // corrupt Set-Cookie (its dates contain commas): take it from getSetCookie() instead.
@@ -185,7 +188,7 @@ function responseHeaders(headers: Headers): HeaderList {
     if (name !== 'set-cookie') pairs.push([name, value]);
   });
   for (const cookie of headers.getSetCookie()) pairs.push(['set-cookie', cookie]);
-  return endToEndHeaders(pairs);
+  return endToEndHeaders(pairs, status);
 }
 
 /** Bytes and chunks read ahead of the driver at most: past them a body that never waits streams. */

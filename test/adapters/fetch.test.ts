@@ -148,6 +148,14 @@ describe('fromFetch: the Response', () => {
     expect(res.headers.map(([n]) => n).sort()).toEqual(['content-length', 'content-type', 'x-kept']);
   });
 
+  it('keeps Upgrade in a 426 Upgrade Required (RFC 9110 §15.5.22), and drops it elsewhere', async () => {
+    const headers = { Upgrade: 'websocket', Connection: 'Upgrade' };
+    const required = await new TestClient(fromFetch(() => new Response('upgrade', { status: 426, headers }))).get('/');
+    expect([required.status, required.header('upgrade'), required.header('connection')]).toEqual([426, 'websocket', undefined]);
+    const ok = await new TestClient(fromFetch(() => new Response('ok', { headers }))).get('/');
+    expect([ok.status, ok.header('upgrade')]).toEqual([200, undefined]);
+  });
+
   it('streams chunk by chunk: the first chunk reaches the server while the handler is still producing', async () => {
     const second = gate();
     const app = fromFetch(() => {
