@@ -1,0 +1,50 @@
+// Tests the bin's code cache for the CLI bundle (src/cli/compile-cache.ts): what each state means.
+// In one process V8 answers a second compile of the same source from its own in-memory cache, so a
+// cache file V8 refuses ('rejected') is tested across processes, in cli.test.ts.
+
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadCompiled } from '../../src/cli/compile-cache.js';
+
+describe('loadCompiled', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-compile-cache-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const bundle = (name: string, answer: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, `"use strict";\nexports.answer = () => ${JSON.stringify(answer)};\nexports.dir = __dirname;\n`);
+    return file;
+  };
+  const load = (file: string, useCache = true) => loadCompiled(file, createRequire(file), useCache);
+  const exported = (loaded: { exports: unknown }) => loaded.exports as { answer(): string; dir: string };
+
+  it('compiles, runs and caches a bundle: missing, then used', () => {
+    const file = bundle('a.cjs', 'one');
+    const first = load(file);
+    expect([first.cache, exported(first).answer(), exported(first).dir]).toEqual(['missing', 'one', dir]);
+    expect(first.cacheFile).toBe(join(dir, 'compile-cache', `a-${process.version}-${process.arch}.cache`));
+    first.save();
+    const second = load(file);
+    expect([second.cache, exported(second).answer()]).toEqual(['used', 'one']);
+  });
+
+  it('takes a cache made for other bytes of the same length for stale, and runs the new bytes', () => {
+    const file = bundle('b.cjs', 'old');
+    load(file).save();
+    bundle('b.cjs', 'new'); // same length, another mtime
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const loaded = load(file);
+    expect([loaded.cache, exported(loaded).answer()]).toEqual(['stale', 'new']);
+  });
+
+  it('with useCache false, loads the bundle with require() and neither reads nor writes a cache', () => {
+    const file = bundle('d.cjs', 'four');
+    const loaded = load(file, false);
+    expect([loaded.cache, exported(loaded).answer()]).toEqual(['off', 'four']);
+    expect(createRequire(file).cache[file]).toBeDefined(); // Node's loader, not vm
+    loaded.save();
+    expect(existsSync(loaded.cacheFile)).toBe(false);
+  });
+});
