@@ -88,7 +88,7 @@ export async function prepareUnixSocket(address: { kind: 'unix'; path: string })
  * @param socketMode - permissions for a new unix socket; default {@link DEFAULT_SOCKET_MODE} (0660).
  * @param shared - true in a worker process (daemon/worker.ts): the primary readied the unix socket's
  *   path and sets its mode, and binds the socket (node:cluster) for every worker; an inherited fd
- *   is listened on directly, by each worker on its own copy. Default false.
+ *   is listened on directly, by each worker on its own copy (see `listenOwnCopy`). Default false.
  * @returns the address actually bound (the port is filled in when 0 was asked).
  * @throws {TsgiError} code `TSGI_LISTEN` when the address is in use, is not a socket, or cannot be
  *   bound (a unix socket's directory missing, too).
@@ -109,9 +109,8 @@ export async function listenOn(
     };
     if (address.kind === 'tcp') server.listen({ host: address.host, port: address.port }, done);
     else if (address.kind === 'unix') server.listen({ path: address.path }, done);
-    // exclusive: in a worker, listen on the inherited descriptor itself, not through the primary
-    // (node:cluster would have the primary open it, and close it when its last worker exits).
-    else server.listen({ fd: address.fd, exclusive: shared }, done);
+    else if (shared) listenOwnCopy(server, address.fd, done);
+    else server.listen({ fd: address.fd }, done);
   });
   if (address.kind === 'unix') {
     if (!shared) chmodSync(address.path, socketMode);
@@ -122,6 +121,25 @@ export async function listenOn(
     return { kind: 'tcp', host: address.host, port: bound.port };
   }
   return address;
+}
+
+/**
+ * Listens on descriptor `fd` in a node:cluster worker, on the worker's own copy. `listen({ fd })`
+ * would not: in a worker it asks the primary to open that number in the primary (`exclusive` is
+ * not read for a descriptor), which wraps whatever the primary has there and closes it once no
+ * worker listens, so the next worker finds that number closed or reused ("bind EEXIST"; Node 20's
+ * net.js, `Server#listen` and `listenInCluster`). `_listen2` is what `listen()` ends in for the
+ * primary and for exclusive listens; Node keeps that name for code that wraps it. Reports as
+ * `listen()` does: 'listening', or 'error'.
+ */
+function listenOwnCopy(server: Server, fd: number, done: () => void): void {
+  const setup = (server as unknown as { _listen2?: (address: null, port: null, addressType: null, backlog: number, fd: number) => void })._listen2;
+  if (typeof setup !== 'function') {
+    server.listen({ fd, exclusive: true }, done);
+    return;
+  }
+  server.once('listening', done);
+  setup.call(server, null, null, null, 511, fd);
 }
 
 async function removeStaleSocket(path: string): Promise<void> {

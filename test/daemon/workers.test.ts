@@ -309,8 +309,7 @@ describe('tsgi fastcgi --workers', () => {
 
   // systemd's socket activation, as systemd does it: a listening socket on fd 3, LISTEN_FDS=1 and
   // LISTEN_PID naming the process (python3 binds, then execs the CLI in the same process).
-  it.skipIf(PYTHON === undefined && !process.env.CI)('serves a systemd socket (fd 3) from every worker', async () => {
-    const dir = appDir('v1');
+  function startSystemd(dir: string, args: string[]): Daemon & { address: () => FastCgiAddress } {
     const script = [
       'import os, socket, sys',
       's = socket.socket()',
@@ -323,7 +322,7 @@ describe('tsgi fastcgi --workers', () => {
       "os.environ['LISTEN_PID'] = str(os.getpid())",
       'os.execv(sys.argv[1], sys.argv[1:])',
     ].join('\n');
-    const child = spawn(PYTHON ?? 'python3', ['-c', script, process.execPath, CLI, 'fastcgi', join(dir, 'app.mjs'), '--workers', '2'], {
+    const child = spawn(PYTHON ?? 'python3', ['-c', script, process.execPath, CLI, 'fastcgi', join(dir, 'app.mjs'), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -331,18 +330,40 @@ describe('tsgi fastcgi --workers', () => {
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    running.push({ child, stderr: () => stderr, exited, dir });
-    await expect.poll(() => stderr, { timeout: 15_000 }).toContain('listening on fd:3 with 2 worker(s)');
-    const address = { host: '127.0.0.1', port: Number(stdout.trim()) };
-    const pids = (/worker\(s\) \(([\d, ]+);/.exec(stderr)![1] ?? '').split(', ').map(Number);
+    const daemon = { child, stderr: () => stderr, exited, dir };
+    running.push(daemon);
+    return { ...daemon, address: () => ({ host: '127.0.0.1', port: Number(stdout.trim()) }) };
+  }
+
+  it.skipIf(PYTHON === undefined && !process.env.CI)('serves a systemd socket (fd 3) from every worker', async () => {
+    const daemon = startSystemd(appDir('v1'), ['--workers', '2']);
+    const stderr = daemon.stderr;
+    await expect.poll(stderr, { timeout: 15_000 }).toContain('listening on fd:3 with 2 worker(s)');
+    const address = daemon.address();
+    const pids = (/worker\(s\) \(([\d, ]+);/.exec(stderr())![1] ?? '').split(', ').map(Number);
     const blocked = get(address, '/block', '1500');
-    await expect.poll(() => stderr, { timeout: 5_000 }).toMatch(/blocking in \d+/);
-    const blocker = Number(/blocking in (\d+)/.exec(stderr)![1]);
+    await expect.poll(stderr, { timeout: 5_000 }).toMatch(/blocking in \d+/);
+    const blocker = Number(/blocking in (\d+)/.exec(stderr())![1]);
     const other = pidOf(await get(address));
     expect([blocker, other].sort()).toEqual([...pids].sort());
     expect(pidOf(await blocked)).toBe(blocker);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+  });
+
+  // node:cluster, asked to share a descriptor, opened the primary's fd 3 and closed it with the last
+  // worker: every replacement then failed to listen ("bind EEXIST"), for good.
+  it.skipIf(PYTHON === undefined && !process.env.CI)('serves a systemd socket again after its only worker died', async () => {
+    const dir = appDir('v1');
+    const daemon = startSystemd(dir, ['--workers', '1']);
+    await expect.poll(daemon.stderr, { timeout: 15_000 }).toContain('listening on fd:3 with 1 worker(s)');
+    const first = pidOf(await get(daemon.address()));
+    writeFileSync(join(dir, 'workers-load-ms.txt'), '1000');
+    process.kill(first, 'SIGKILL');
+    await expect.poll(daemon.stderr, { timeout: 5_000 }).toContain(`worker ${first} was killed by SIGKILL; starting another`);
+    const answer = await get(daemon.address());
+    expect(pidOf(answer)).not.toBe(first);
+    expect(daemon.stderr()).not.toContain('cannot listen');
   });
 
   it('refuses --max-requests without --workers, and a bad --workers, before loading the app', async () => {
