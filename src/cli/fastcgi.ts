@@ -4,8 +4,7 @@
 // the daemon's code and the node: built-ins it needs (net, http).
 
 import cluster from 'node:cluster';
-import { chmodSync } from 'node:fs';
-import { createServer, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { AppType } from '../adapters/detect.js';
 import { TsgiError } from '../core/errors.js';
@@ -15,12 +14,11 @@ import {
   DEFAULT_SOCKET_MODE,
   formatListenAddress,
   listenError,
-  listenOn,
   parseListenAddress,
-  prepareUnixSocket,
   stdinIsSocket,
   type ListenAddress,
 } from '../daemon/listen.js';
+import { holdSocket } from '../daemon/primary-socket.js';
 import { FastCgiServer, parseWebServerAddrs, type FastCgiServerOptions } from '../daemon/server.js';
 import { WorkerSide } from '../daemon/worker.js';
 import { WorkerPool } from '../daemon/workers.js';
@@ -72,8 +70,8 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
   const systemd = systemdSocket(process.env);
   const workerListen = cluster.isWorker ? process.env.TSGI_WORKER_LISTEN : undefined;
   if (workerListen !== undefined) {
-    // Started by our own primary (servePrimary): the address it resolved, since systemd's
-    // LISTEN_PID names the primary and fd 0 is the primary's stdin.
+    // Started by our own primary (servePrimary): the descriptor it passed (fd:N), whatever the
+    // primary listens on; it alone reads --listen, LISTEN_FDS and fd 0.
     address = parseListenAddress(workerListen);
   } else if (values.listen !== undefined) {
     address = parseListenAddress(values.listen);
@@ -92,7 +90,8 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     throw new TsgiError('TSGI_USAGE', `tsgi: invalid --socket-mode ${values['socket-mode']}; use octal like 0660`);
   }
   const front = values.http === undefined ? undefined : parseListenAddress(values.http, '--http');
-  if (front !== undefined && (front.kind !== 'tcp' || address.kind === 'fd')) {
+  // A worker's address is the descriptor its primary passed; the primary checked its own.
+  if (front !== undefined && (front.kind !== 'tcp' || (address.kind === 'fd' && workerListen === undefined))) {
     throw new TsgiError('TSGI_USAGE', '--http needs HOST:PORT and a daemon --listen address it can connect to');
   }
   const graceMs = positiveInt(values['grace-ms'], '--grace-ms', 30_000);
@@ -171,47 +170,39 @@ interface ServeOptions {
 }
 
 /**
- * `--workers N`, the primary: readies the socket, starts the workers (daemon/workers.ts), and stops
- * (SIGTERM, SIGINT, SIGQUIT) or reloads them (SIGHUP). It never loads the app.
+ * `--workers N`, the primary: holds the socket (daemon/primary-socket.ts), starts the workers
+ * (daemon/workers.ts), and stops (SIGTERM, SIGINT, SIGQUIT) or reloads them (SIGHUP). It never
+ * loads the app.
  */
 async function servePrimary(serve: ServeOptions, address: ListenAddress, workers: number, front: ListenAddress | undefined): Promise<void> {
   const log = serve.log;
-  if (address.kind === 'unix') await prepareUnixSocket(address);
-  // Port 0 ("any free port") is chosen here, once: node:cluster binds a socket per address asked
-  // for, and binds again after every worker was gone, so each worker must ask for the same port.
-  if (address.kind === 'tcp' && address.port === 0) address = { ...address, port: await freePort(address) };
-  let bound: ListenAddress | undefined;
-  const env = { TSGI_WORKER_LISTEN: formatListenAddress(address) };
+  const socket = await holdSocket(address, serve.socketMode);
   const pool = new WorkerPool({
     workers,
-    env,
-    inheritFd: address.kind === 'fd' ? address.fd : undefined,
+    env: { TSGI_WORKER_LISTEN: formatListenAddress({ kind: 'fd', fd: socket.forWorkers.at }) },
+    socket: socket.forWorkers,
     log,
     graceMs: serve.graceMs,
-    onListening: (reported) => {
-      if (bound === undefined && reported !== undefined) bound = parseListenAddress(reported);
-      // node:cluster binds a unix socket when the first worker listens, and again after every
-      // worker was gone: its mode is ours to set each time.
-      if (address.kind !== 'unix') return;
-      try {
-        chmodSync(address.path, serve.socketMode);
-      } catch (error) {
-        // The path was removed under us (a tmp cleaner, a hand): say so; a throw here would end
-        // the primary, and with it every worker and the requests they were serving.
-        log(`tsgi: cannot set --socket-mode on ${address.path}: ${error instanceof Error ? error.message : String(error)}\n`);
-      }
-    },
   });
   // Signals are handled from now on, not once the workers listen: systemd may stop the service or
-  // reload it (SIGHUP, whose default action would end the primary) while the app loads.
-  const targets: Stoppable[] = [pool];
+  // reload it (SIGHUP, whose default action would end the primary) while the app loads. A stop
+  // closes the primary's copy of the socket at once (and removes a unix socket's file), as the
+  // workers close theirs.
+  const targets: Stoppable[] = [pool, socket];
   stopOnSignals(targets, log, serve.graceMs, { exit: (code) => process.exit(code) });
   process.on('SIGHUP', () => void pool.reload());
+  let started: boolean;
+  try {
+    started = await pool.start();
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
   // False: stopped while starting; the stop ends the process.
-  if (!(await pool.start())) return;
-  const where = formatListenAddress(bound ?? address);
+  if (!started) return;
+  const where = formatListenAddress(socket.address);
   log(`tsgi: fastcgi listening on ${where} with ${workers} worker(s) (${pool.pids.join(', ')}; primary ${process.pid}): SIGHUP reloads the app, SIGTERM stops\n`);
-  if (front !== undefined) targets.push(await startFront(front, bound ?? address, log));
+  if (front !== undefined) targets.push(await startFront(front, socket.address, log));
 }
 
 /** A worker started by {@link servePrimary}: loads the app, listens on the shared socket, obeys the primary. */
@@ -231,14 +222,6 @@ async function serveAsWorker(serve: ServeOptions, address: ListenAddress, maxReq
   targets.push(server);
   const bound = await server.listen(address, serve.socketMode, true);
   side.listening(formatListenAddress(bound));
-}
-
-/** A port free on `address.host` now: bound to port 0 and closed again. */
-async function freePort(address: { kind: 'tcp'; host: string }): Promise<number> {
-  const probe = createServer();
-  const bound = await listenOn(probe, { ...address, port: 0 });
-  await new Promise((resolve) => probe.close(resolve));
-  return bound.kind === 'tcp' ? bound.port : 0;
 }
 
 /** Starts the development HTTP front (`--http`) forwarding to the daemon at `upstream`. */

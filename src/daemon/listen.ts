@@ -86,9 +86,9 @@ export async function prepareUnixSocket(address: { kind: 'unix'; path: string })
  * Makes `server` listen on `address`. For a unix socket, a stale socket file (nothing accepts on it)
  * is removed first, a live one is an error, and the new socket gets `socketMode`.
  * @param socketMode - permissions for a new unix socket; default {@link DEFAULT_SOCKET_MODE} (0660).
- * @param shared - true in a worker process (daemon/worker.ts): the primary readied the unix socket's
- *   path and sets its mode, and binds the socket (node:cluster) for every worker; an inherited fd
- *   is listened on directly, by each worker on its own copy (see `listenOwnCopy`). Default false.
+ * @param shared - true in a worker process (daemon/worker.ts), which gets the socket as a
+ *   descriptor from its primary (daemon/primary-socket.ts): an fd is listened on directly, by each
+ *   worker on its own copy, outside node:cluster. Default false.
  * @returns the address actually bound (the port is filled in when 0 was asked).
  * @throws {TsgiError} code `TSGI_LISTEN` when the address is in use, is not a socket, or cannot be
  *   bound (a unix socket's directory missing, too).
@@ -99,7 +99,7 @@ export async function listenOn(
   socketMode = DEFAULT_SOCKET_MODE,
   shared = false,
 ): Promise<ListenAddress> {
-  if (address.kind === 'unix' && !shared) await prepareUnixSocket(address);
+  if (address.kind === 'unix') await prepareUnixSocket(address);
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => reject(listenError(address, error));
     server.once('error', onError);
@@ -113,7 +113,7 @@ export async function listenOn(
     else server.listen({ fd: address.fd }, done);
   });
   if (address.kind === 'unix') {
-    if (!shared) chmodSync(address.path, socketMode);
+    chmodSync(address.path, socketMode);
     return address;
   }
   const bound = server.address();

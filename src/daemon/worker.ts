@@ -6,7 +6,7 @@ import type { Stopper } from './lifecycle.js';
  * What a worker and its primary say to each other over the IPC channel node:cluster sets up. Every
  * message is an object with a `tsgi` key, so an app's own `process.send()` traffic is ignored.
  * - worker → primary: `listening` (the app loaded and the socket accepts; `address` as
- *   `formatListenAddress` gives it, with the port a port 0 got), `retiring` (it served
+ *   `formatListenAddress` gives it: `fd:N`, the descriptor its primary passed), `retiring` (it served
  *   `--max-requests` requests: start its replacement, then tell it to stop);
  * - primary → worker: `stop` (finish the running requests, call the app's `close()` hook, and
  *   exit, all within `--grace-ms`), `stop-now` (exit at once, no hook).

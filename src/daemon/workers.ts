@@ -3,19 +3,20 @@
 import cluster, { type Worker } from 'node:cluster';
 import { TsgiError } from '../core/errors.js';
 import type { Stoppable } from './lifecycle.js';
+import { workerStdio, type WorkerSocket } from './primary-socket.js';
 import { isWorkerMessage, type WorkerMessage } from './worker.js';
 
 /** Options for {@link WorkerPool}. */
 export interface WorkerPoolOptions {
   /** Worker processes to keep serving (at least 1). */
   workers: number;
-  /** Added to every worker's environment (the CLI passes the listen address it resolved). */
+  /** Added to every worker's environment (the CLI passes `TSGI_WORKER_LISTEN=fd:N`, N the socket's number). */
   env: Record<string, string>;
   /**
-   * A listening descriptor the primary inherited (fd:N, systemd's fd 3) to hand every worker at the
-   * same number; undefined when the workers listen by address. fd 0 is passed on anyway (stdin).
+   * The listening socket to hand every worker at a number of its own (primary-socket.ts); undefined
+   * leaves the workers the primary's stdio (and fd 0, the socket spawn-fcgi passes) as they are.
    */
-  inheritFd?: number;
+  socket?: WorkerSocket;
   /** Log line sink (newline included). */
   log: (line: string) => void;
   /**
@@ -23,11 +24,6 @@ export interface WorkerPoolOptions {
    * long plus 5 s later is killed. Default 30000.
    */
   graceMs?: number;
-  /**
-   * Called each time a worker reports that it listens, with the address it reported (formatted, the
-   * real port when 0 was asked). The CLI sets a unix socket's mode then.
-   */
-  onListening?: (address: string | undefined) => void;
 }
 
 /** How long a worker must have lived for its exit not to count as a crash loop, in ms. */
@@ -75,9 +71,9 @@ interface Entry {
 /**
  * A pool of worker processes serving one listening socket, as PHP-FPM's master and gunicorn's
  * arbiter keep theirs. Each worker runs the whole daemon (the CLI again, node:cluster's fork) and
- * accepts connections itself: a TCP or unix socket is bound once by the primary and shared
- * (`SCHED_NONE`: no connection passes through the primary); an inherited descriptor is passed to
- * every worker. The primary never loads the app.
+ * accepts connections itself on the listening socket the primary holds for the pool's life
+ * (primary-socket.ts) and passes to every worker as a descriptor: no connection passes through the
+ * primary, and the socket stays open while no worker is up. The primary never loads the app.
  * - start: one worker first, the others once it listens, so an app that cannot load fails once.
  * - a worker that exits unexpectedly is replaced, after {@link respawnDelayMs} when it died young;
  * - a worker that served `--max-requests` asks to retire: its replacement starts, and once that one
@@ -125,19 +121,12 @@ export class WorkerPool implements Stoppable {
    *   failed to load, the address could not be bound: the worker logged why); no worker is left.
    */
   async start(): Promise<boolean> {
-    // Workers accept on the shared socket themselves; the default (round-robin) would make the
-    // primary accept every connection and pass it on over IPC.
+    // Workers listen on their copy of the socket by descriptor, outside node:cluster. For a server
+    // the app itself opens in a worker: each worker accepts its connections, where the default
+    // (round-robin) would have the primary accept them and pass each on over IPC.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    const fd = this.#options.inheritFd;
-    if (fd !== undefined && fd > 2) {
-      // The inherited listening socket at its own number in each worker, then node:cluster's IPC.
-      const stdio: Array<'inherit' | 'ignore' | 'ipc' | number> = ['inherit', 'inherit', 'inherit'];
-      for (let i = 3; i < fd; i++) stdio.push('ignore');
-      stdio.push(fd, 'ipc');
-      cluster.setupPrimary({ stdio });
-    } else {
-      cluster.setupPrimary({});
-    }
+    const socket = this.#options.socket;
+    cluster.setupPrimary(socket === undefined ? {} : { stdio: workerStdio(socket) });
     cluster.on('message', (worker, message) => this.#onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     this.#busy = true;
@@ -285,8 +274,6 @@ export class WorkerPool implements Stoppable {
     if (entry === undefined) return;
     if (isWorkerMessage(message, 'listening') && entry.state === 'starting') {
       entry.state = 'ready';
-      const address = (message as { address?: unknown }).address;
-      this.#options.onListening?.(typeof address === 'string' ? address : undefined);
       entry.settleReady();
       const old = entry.replaces;
       if (old !== undefined && this.#entries.has(old.worker)) this.#order(old, 'stop');

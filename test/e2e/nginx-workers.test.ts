@@ -1,4 +1,4 @@
-// Drives real nginx (conf/nginx/tsgi.conf, keep-alive to the daemon) in front of `tsgi fastcgi --workers`: recycling and reload under load, and spawn-fcgi's fd 0 shared by workers.
+// Drives real nginx (conf/nginx/tsgi.conf, keep-alive to the daemon) in front of `tsgi fastcgi --workers`: recycling and reload under load, the only worker replaced, and spawn-fcgi's fd 0 shared by workers.
 //
 // The app (test/fixtures/workers-app.mjs, copied with a workers-version.txt) answers
 // "<pid> <version> <tsgi.multiprocess>", so each answer says which worker and which code served it.
@@ -51,15 +51,17 @@ interface Setup {
 
 /**
  * For the describe block it is called in: the fixture app (v1) in a directory of its own, `tsgi
- * fastcgi <args>` (two workers) on a loopback port, and nginx (the sample, keep-alive) in front.
+ * fastcgi <args>` (`--workers` among them) on a loopback port or, with `unix`, on a unix socket in
+ * that directory, and nginx (the sample, keep-alive) in front.
  */
-function nginxInFront(name: string, args: string[]): Setup {
+function nginxInFront(name: string, args: string[], unix = false): Setup {
   const setup: Setup = {};
   beforeAll(async () => {
     NGINX.require();
     setup.dir = await makePrefix(name);
-    setup.daemon = await startDaemon({ app: installApp(setup.dir, 'v1'), extraArgs: args });
-    await setup.daemon.process.waitForOutput('with 2 worker(s)', 10_000);
+    const socketPath = unix ? join(setup.dir, 'tsgi.sock') : undefined;
+    setup.daemon = await startDaemon({ app: installApp(setup.dir, 'v1'), extraArgs: args, socketPath });
+    await setup.daemon.process.waitForOutput(`with ${args[args.indexOf('--workers') + 1]} worker(s)`, 10_000);
     setup.nginx = await startNginx({ upstream: setup.daemon.endpoint });
   });
   afterAll(async () => {
@@ -116,6 +118,24 @@ describe.skipIf(NGINX.skip)('nginx → tsgi fastcgi --workers 2, reloaded with S
     for (const pid of old) await expect.poll(() => processExists(pid), { timeout: 10_000 }).toBe(false);
     const last = await fetchRaw(`${setup.nginx!.url}/`, { timeoutMs: 10_000 });
     expect(last.body.toString()).toMatch(/^\d+ v2 true$/);
+  });
+});
+
+describe.skipIf(NGINX.skip)('nginx → tsgi fastcgi --workers 1 (unix socket, keep-alive)', () => {
+  const setup = nginxInFront('workers-one', ['--workers', '1'], true);
+
+  it('answers a request that comes while the only worker is being replaced (no 502)', async () => {
+    const first = await fetchRaw(`${setup.nginx!.url}/`, { timeoutMs: 10_000 });
+    expect(first.status).toBe(200);
+    const pid = Number(first.body.toString().split(' ')[0]);
+    // The replacement takes a second to load the app: the request must wait for it in the backlog.
+    writeFileSync(join(setup.dir!, 'workers-load-ms.txt'), '1000');
+    process.kill(pid, 'SIGKILL');
+    await expect.poll(() => setup.daemon!.logs(), { timeout: 5_000 }).toContain(`worker ${pid} was killed by SIGKILL; starting another`);
+    const during = await fetchRaw(`${setup.nginx!.url}/`, { timeoutMs: 10_000 });
+    if (during.status !== 200) expect(during.status, `${await setup.nginx!.logs()}\n--- tsgi ---\n${setup.daemon!.logs()}`).toBe(200);
+    expect(during.body.toString()).toMatch(/^\d+ v1 true$/);
+    expect(Number(during.body.toString().split(' ')[0])).not.toBe(pid);
   });
 });
 
