@@ -77,6 +77,7 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     address = parseListenAddress(values.listen);
   } else if (systemd !== undefined) {
     address = systemd;
+    forgetSystemdSocket(process.env);
   } else if (stdinIsSocket()) {
     address = { kind: 'fd', fd: 0 };
   } else {
@@ -256,6 +257,17 @@ function ignore(): void {}
 
 /** More workers than this is a typo, not a deployment. */
 const MAX_WORKERS = 256;
+
+/**
+ * Removes systemd's socket-activation variables (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES) once we
+ * took the socket, as `sd_listen_fds(3)` does with `unset_environment` set: the app, what it starts
+ * and our workers (node:cluster forks with `process.env`) must not take them for their own.
+ */
+function forgetSystemdSocket(env: NodeJS.ProcessEnv): void {
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+}
 
 /**
  * The first socket systemd passed us (socket activation: LISTEN_PID is our pid, LISTEN_FDS >= 1;

@@ -345,6 +345,7 @@ describe('tsgi fastcgi --workers', () => {
       'os.set_inheritable(3, True)',
       "os.environ['LISTEN_FDS'] = '1'",
       "os.environ['LISTEN_PID'] = str(os.getpid())",
+      "os.environ['LISTEN_FDNAMES'] = 'tsgi'",
       'os.execv(sys.argv[1], sys.argv[1:])',
     ].join('\n');
     const child = spawn(PYTHON ?? 'python3', ['-c', script, process.execPath, CLI, 'fastcgi', join(dir, 'app.mjs'), ...args], {
@@ -374,6 +375,21 @@ describe('tsgi fastcgi --workers', () => {
     expect(pidOf(await blocked)).toBe(blocker);
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
+  });
+
+  // sd_listen_fds(3) with unset_environment: once the socket is taken, its variables are gone, so
+  // neither the app nor what it starts takes them for its own.
+  it.skipIf(PYTHON === undefined && !process.env.CI)('takes LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES out of the environment, with and without --workers', async () => {
+    for (const args of [[], ['--workers', '2']]) {
+      const daemon = startSystemd(appDir('v1'), args);
+      await expect.poll(daemon.stderr, { timeout: 15_000 }).toMatch(/listening on fd:3/);
+      const [pid, env] = (await get(daemon.address(), '/env')).split(' ');
+      expect(env, args.join(' ')).toBe('{}');
+      // The worker's answer, not the primary's (which never loads the app).
+      if (args.length > 0) expect(/worker\(s\) \(([\d, ]+);/.exec(daemon.stderr())![1]!.split(', ')).toContain(pid);
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
+    }
   });
 
   // node:cluster, asked to share a descriptor, opened the primary's fd 3 and closed it with the last
