@@ -41,7 +41,10 @@ export interface FastCgiServerOptions {
    * response bytes wait this long for the web server to take any (0: never). Default 120000.
    */
   idleTimeoutMs?: number;
-  /** Drop a connection whose request waits this many ms for PARAMS/STDIN bytes (slowloris; 0: never). Default 60000. */
+  /**
+   * Drop a connection whose request waits this many ms for its FCGI_PARAMS, FCGI_STDIN or (a
+   * filter's) FCGI_DATA (slowloris; 0: never). Default 60000.
+   */
   requestTimeoutMs?: number;
   /**
    * Once the daemon has ended its side of a connection (no FCGI_KEEP_CONN, idle timeout, graceful

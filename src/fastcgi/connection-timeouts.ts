@@ -9,7 +9,7 @@ export interface TimeoutLimits {
    * long for the web server to take any.
    */
   idleTimeoutMs: number;
-  /** A request may wait this long for PARAMS/STDIN/DATA. */
+  /** A request may wait this long for its FCGI_PARAMS, FCGI_STDIN or FCGI_DATA. */
   requestTimeoutMs: number;
   /** Once the daemon has ended its side, the web server has this long to close its own. */
   lingerMs: number;
@@ -25,10 +25,16 @@ export interface SocketState {
   readonly writableFinished: boolean;
 }
 
+/**
+ * The input a request still waits for, named after its stream(s) (FastCGI spec §3.3), as the stall
+ * line says it; undefined when it has it all (its app runs).
+ */
+export type AwaitedInput = 'FCGI_PARAMS' | 'FCGI_STDIN' | 'FCGI_DATA' | 'FCGI_STDIN and FCGI_DATA' | undefined;
+
 /** The live requests, as far as timeouts care (a `RequestTable<FastCgiRequest>` fits). */
 export interface LiveRequests {
   readonly size: number;
-  some(test: (request: { readonly id: number; readonly receiving: boolean }) => boolean): boolean;
+  some(test: (request: { readonly id: number; readonly awaiting: AwaitedInput }) => boolean): boolean;
 }
 
 /** What to do with the connection: end our side, destroy it quietly, or drop it with a log line. */
@@ -55,7 +61,8 @@ const DESTROY: TimeoutAction = { kind: 'destroy' };
  *   from its BEGIN_REQUEST or the last such record it took (per request: padding, management
  *   records, other requests' records and records of a stream it no longer takes, such as a
  *   filter's STDIN after its empty record, do not count), then the connection is dropped
- *   (slowloris). Requests whose app is running are never timed out.
+ *   (slowloris), with a line naming the stream it waited on. Requests whose app is running are
+ *   never timed out.
  * Each clock is read at a sweep, so it runs out up to one sweep period late.
  */
 export class ConnectionTimeouts {
@@ -134,11 +141,13 @@ export class ConnectionTimeouts {
     if (requestTimeoutMs <= 0) return undefined;
     const fedAt = this.#fedAt;
     let stalled = -1;
+    let input: AwaitedInput;
     requests.some((request) => {
-      if (request.receiving && now - (fedAt.get(request.id) ?? now) >= requestTimeoutMs) stalled = request.id;
+      input = request.awaiting;
+      if (input !== undefined && now - (fedAt.get(request.id) ?? now) >= requestTimeoutMs) stalled = request.id;
       return stalled >= 0;
     });
     if (stalled < 0) return undefined;
-    return { kind: 'drop', reason: `request ${stalled} received no PARAMS/STDIN bytes for ${requestTimeoutMs} ms` };
+    return { kind: 'drop', reason: `request ${stalled} received nothing on ${input} for ${requestTimeoutMs} ms` };
   }
 }

@@ -66,7 +66,10 @@ export interface ConnectionOptions {
    * bytes may wait for the web server to take any before the connection is dropped.
    */
   idleTimeoutMs: number;
-  /** Milliseconds a request may wait for more PARAMS/STDIN bytes before the connection is dropped. */
+  /**
+   * Milliseconds a request may wait for more of its PARAMS, STDIN or (a filter's) DATA before the
+   * connection is dropped.
+   */
   requestTimeoutMs: number;
   /** Milliseconds the web server gets to close its side once the daemon has ended its own. */
   lingerMs: number;
@@ -84,8 +87,9 @@ export interface ConnectionOptions {
  * live is refused with FCGI_CANT_MPX_CONN (spec §5.5). A request's body never stalls its
  * neighbours: bodies are always read (spooled beyond a window) and responses share the socket's
  * backpressure. The connection closes after a request without FCGI_KEEP_CONN (spec §5.1), after an
- * idle timeout, or when a request's PARAMS/STDIN stall or the web server stops taking response bytes
- * (see `checkTimeout`); once our side has ended, the web server has `lingerMs` to close its own.
+ * idle timeout, or when a request's PARAMS, STDIN or DATA stall or the web server stops taking
+ * response bytes (see `checkTimeout`); once our side has ended, the web server has `lingerMs` to
+ * close its own.
  * Malformed input closes this connection only, with one log line. Closing is also the only way to
  * mark a response incomplete (`#cut`); whatever the reason, every request on the connection goes.
  */

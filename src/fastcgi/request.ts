@@ -96,9 +96,16 @@ export class FastCgiRequest {
     this.#out = new StdoutStream((bytes) => this.#stdout(bytes), () => host.drain(), role !== Role.FCGI_AUTHORIZER);
   }
 
-  /** True while the web server still owes this request bytes (PARAMS, STDIN or DATA). */
-  get receiving(): boolean {
-    return this.#phase === Phase.Params || !this.#stdinEnded || !this.#dataEnded;
+  /**
+   * The input the web server still owes this request, up to each stream's empty record: its
+   * FCGI_PARAMS first; then FCGI_STDIN (none for an authorizer, spec §6.3) and, for a filter,
+   * FCGI_DATA (spec §6.4), both at once while neither has ended (a web server may send DATA before
+   * STDIN's end); undefined once it has all of it.
+   */
+  get awaiting(): 'FCGI_PARAMS' | 'FCGI_STDIN' | 'FCGI_DATA' | 'FCGI_STDIN and FCGI_DATA' | undefined {
+    if (this.#phase === Phase.Params) return 'FCGI_PARAMS';
+    if (!this.#stdinEnded) return this.#dataEnded ? 'FCGI_STDIN' : 'FCGI_STDIN and FCGI_DATA';
+    return this.#dataEnded ? undefined : 'FCGI_DATA';
   }
 
   /** True while FCGI_STDIN is input this request takes: never for an authorizer, and until its empty record. */

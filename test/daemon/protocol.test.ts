@@ -356,7 +356,7 @@ describe('limits and addresses', () => {
     conn.begin(1);
     conn.socket.write(encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams([['A', 'b']]))); // never ends
     await conn.closed;
-    expect(logs.join('')).toContain('no PARAMS/STDIN bytes for 100 ms');
+    expect(logs.join('')).toContain('request 1 received nothing on FCGI_PARAMS for 100 ms');
   });
 
   it('keeps a request whose body arrives slowly but steadily (each byte restarts the timeout)', async () => {
@@ -375,7 +375,7 @@ describe('limits and addresses', () => {
     conn.stdin(1);
     await conn.until(() => conn.response(1).ends.length === 1);
     expect(conn.response(1).stdout.toString()).toContain('abcdefgh');
-    expect(logs.join('')).not.toContain('no PARAMS/STDIN bytes');
+    expect(logs.join('')).not.toContain('received nothing on');
     conn.socket.destroy();
   });
 
@@ -413,7 +413,7 @@ describe('limits and addresses', () => {
         (conn) => conn.socket.write(encodeRecord(RecordType.FCGI_GET_VALUES, 0, encodeParams([['FCGI_MAX_CONNS', '']]))),
       );
       expect(closed).toBe(true);
-      expect(logs.join('')).toContain(`request 1 received no PARAMS/STDIN bytes for ${TIMEOUT_MS} ms`);
+      expect(logs.join('')).toContain(`request 1 received nothing on FCGI_PARAMS for ${TIMEOUT_MS} ms`);
     });
 
     it('drops a request stalled in its params while sibling requests come and go on its connection', async () => {
@@ -427,7 +427,7 @@ describe('limits and addresses', () => {
       );
       expect(closed).toBe(true);
       expect(conn.response(2).ends).toHaveLength(1); // the siblings were served meanwhile
-      expect(logs.join('')).toContain(`request 1 received no PARAMS/STDIN bytes for ${TIMEOUT_MS} ms`);
+      expect(logs.join('')).toContain(`request 1 received nothing on FCGI_PARAMS for ${TIMEOUT_MS} ms`);
     });
 
     it('drops a request whose PARAMS record trickles in padding bytes only', async () => {
@@ -453,7 +453,7 @@ describe('limits and addresses', () => {
         (conn) => conn.data(1, Buffer.from('x')),
       );
       expect(closed).toBe(true);
-      expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
+      expect(logs.join('')).toContain('request 1 received nothing on FCGI_STDIN for');
     });
 
     it.each([
@@ -479,7 +479,7 @@ describe('limits and addresses', () => {
         },
         (c: Raw) => c.data(1, Buffer.from('x')),
       ],
-    ])('drops a filter stalled in its %s while the web server sends %s after its end (spec §6.4)', async (_stalled, _late, feed, late) => {
+    ])('drops a filter stalled in its %s while the web server sends %s after its end, naming the stream (spec §6.4)', async (stalled, _late, feed, late) => {
       const { conn, closed } = await stallWhile(
         (c) => {
           c.begin(1, Role.FCGI_FILTER);
@@ -489,7 +489,7 @@ describe('limits and addresses', () => {
       );
       expect(closed).toBe(true);
       expect(conn.response(1).ends).toHaveLength(0);
-      expect(logs.join('')).toContain('request 1 received no PARAMS/STDIN bytes');
+      expect(logs.join('')).toContain(`request 1 received nothing on ${stalled} for ${TIMEOUT_MS} ms`);
     });
 
     it('keeps an idle connection open while the web server sends anything: the idle timeout counts every byte', async () => {

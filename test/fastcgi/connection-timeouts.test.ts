@@ -1,15 +1,17 @@
 // Tests the connection's timeout bookkeeping with made-up clocks and socket states: no sockets, no timers.
 
 import { describe, expect, it } from 'vitest';
-import { ConnectionTimeouts, type LiveRequests, type SocketState } from '../../src/fastcgi/connection-timeouts.js';
+import { ConnectionTimeouts, type AwaitedInput, type LiveRequests, type SocketState } from '../../src/fastcgi/connection-timeouts.js';
 
 const LIMITS = { idleTimeoutMs: 1000, requestTimeoutMs: 500, lingerMs: 200 };
 const open: SocketState = { writableLength: 0, writableEnded: false, writableFinished: false };
 const waiting = (bytes: number): SocketState => ({ ...open, writableLength: bytes });
 const ended: SocketState = { writableLength: 0, writableEnded: true, writableFinished: true };
 
-function live(...requests: Array<{ id: number; receiving: boolean }>): LiveRequests {
-  return { size: requests.length, some: (test) => requests.some(test) };
+/** Live requests: `receiving` ones wait for `awaiting` (default FCGI_STDIN), the others run their app. */
+function live(...requests: Array<{ id: number; receiving: boolean; awaiting?: AwaitedInput }>): LiveRequests {
+  const shown = requests.map(({ id, receiving, awaiting = 'FCGI_STDIN' }) => ({ id, awaiting: receiving ? awaiting : undefined }));
+  return { size: shown.length, some: (test) => shown.some(test) };
 }
 const none = live();
 
@@ -36,7 +38,19 @@ describe('ConnectionTimeouts', () => {
     clocks.fed(2);
     const requests = live({ id: 1, receiving: true }, { id: 2, receiving: true });
     expect(clocks.check(499, open, requests)).toBeUndefined();
-    expect(clocks.check(500, open, requests)).toEqual({ kind: 'drop', reason: 'request 1 received no PARAMS/STDIN bytes for 500 ms' });
+    expect(clocks.check(500, open, requests)).toEqual({ kind: 'drop', reason: 'request 1 received nothing on FCGI_STDIN for 500 ms' });
+  });
+
+  it.each([
+    ['FCGI_PARAMS', 'its params (any role)'],
+    ['FCGI_STDIN', 'its body'],
+    ['FCGI_DATA', "a filter's data, its body received (spec §6.4)"],
+    ['FCGI_STDIN and FCGI_DATA', "a filter's body and data, neither ended"],
+  ] as const)('names the stream a request stalled in: %s for %s', (awaiting, _what) => {
+    const clocks = new ConnectionTimeouts(LIMITS, 0);
+    clocks.fed(3);
+    const requests = live({ id: 1, receiving: false }, { id: 3, receiving: true, awaiting });
+    expect(clocks.check(500, open, requests)).toEqual({ kind: 'drop', reason: `request 3 received nothing on ${awaiting} for 500 ms` });
   });
 
   it('restarts a request clock with each record it takes, from the read that brought it', () => {
