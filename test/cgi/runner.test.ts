@@ -103,45 +103,40 @@ describe('runCgi', () => {
   });
 
   describe('tsgi.signal, made only when the app reads it', () => {
-    const epipe = () => Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
-
-    it('aborts a signal taken before the front server closed stdout, and exits 1', async () => {
+    /**
+     * Runs an app that reads tsgi.signal when `when` says (before its first chunk, or after stdout
+     * failed under it: EPIPE, the client gone), and returns the signal as the app saw it then.
+     */
+    async function signalWhenClientGone(when: 'before' | 'after'): Promise<{ code: number; aborted: boolean; reason: unknown }> {
       let signal: AbortSignal | undefined;
-      let release!: () => void;
+      let aborted = false;
+      let resume!: () => void;
       const app: App = async function* (env, start) {
-        signal = env['tsgi.signal'];
+        if (when === 'before') signal = env['tsgi.signal'];
         start('200 OK', [['Content-Type', 'text/plain']]);
         yield 'first';
-        await new Promise<void>((resolve) => (release = resolve));
+        await new Promise<void>((resolve) => (resume = resolve));
+        signal ??= env['tsgi.signal'];
+        aborted = signal.aborted;
         yield 'second';
       };
       const r = run(app, CGI_ENV);
       await vi.waitFor(() => expect(r.out()).toContain('first'));
-      r.stdout.destroy(epipe());
+      r.stdout.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
       await new Promise((resolve) => setImmediate(resolve)); // 'error' is emitted on the next tick
-      release();
-      expect(await r.code).toBe(1);
-      expect(signal?.aborted).toBe(true);
-      expect(signal?.reason).toMatchObject({ code: 'TSGI_REQUEST_ABORTED' });
+      resume();
+      const code = await r.code;
+      return { code, aborted: aborted && signal!.aborted, reason: signal!.reason };
+    }
+
+    it('aborts a signal taken before the front server closed stdout, and exits 1', async () => {
+      const seen = await signalWhenClientGone('before');
+      expect(seen).toMatchObject({ code: 1, aborted: true, reason: { code: 'TSGI_REQUEST_ABORTED' } });
     });
 
     it('is already aborted when first read after stdout failed', async () => {
-      let seen: boolean | undefined;
-      let release!: () => void;
-      const app: App = async function* (env, start) {
-        start('200 OK', [['Content-Type', 'text/plain']]);
-        yield 'first';
-        await new Promise<void>((resolve) => (release = resolve));
-        seen = env['tsgi.signal'].aborted;
-        yield 'second';
-      };
-      const r = run(app, CGI_ENV);
-      await vi.waitFor(() => expect(r.out()).toContain('first'));
-      r.stdout.destroy(epipe());
-      await new Promise((resolve) => setImmediate(resolve)); // 'error' is emitted on the next tick
-      release();
-      expect(await r.code).toBe(1);
-      expect(seen).toBe(true);
+      const seen = await signalWhenClientGone('after');
+      expect(seen).toMatchObject({ code: 1, aborted: true, reason: { code: 'TSGI_REQUEST_ABORTED' } });
     });
   });
 
