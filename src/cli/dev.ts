@@ -6,13 +6,13 @@
 import { dirname } from 'node:path';
 import { closeApp } from '../core/app-close.js';
 import { TsgiError } from '../core/errors.js';
-import { stopOnSignals } from '../daemon/lifecycle.js';
+import { createStopper, stopOnSignals } from '../daemon/lifecycle.js';
 import { listenError } from '../daemon/listen.js';
 import { startDevServer } from '../dev/server.js';
 import { parseCommandArgs, portNumber } from './args.js';
 import { loadApp, parseAppSpec } from './load-app.js';
 import { appType } from './options.js';
-import { runWatched } from './watch.js';
+import { runWatched, stopWithSupervisor } from './watch.js';
 
 // For main.ts, to tell this module's TsgiError (the built chunk has its own copy of the core) from a crash.
 export { TsgiError };
@@ -60,9 +60,11 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
     await server.close();
     await closeApp(app, { timeoutMs: deadline - Date.now(), log, limit: `what was left of the dev server's ${DEV_GRACE_MS} ms to stop` });
   };
-  stopOnSignals([{ close, destroy: () => void server.close() }], log, DEV_GRACE_MS, {
+  const stopper = createStopper([{ close, destroy: () => void server.close() }], log, DEV_GRACE_MS, {
     exit: (code) => process.exit(code),
   });
+  stopOnSignals(stopper, log);
+  stopWithSupervisor(() => stopper.stop('the --watch supervisor is gone'));
 }
 
 /** How long `tsgi dev` takes at most to stop on SIGTERM or Ctrl-C, the app's close() included, in ms. */

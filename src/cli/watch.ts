@@ -10,6 +10,24 @@ import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:f
 import { join, relative } from 'node:path';
 import { TsgiError } from '../core/errors.js';
 
+/** Set in the dev server's environment by {@link runWatched}; see {@link stopWithSupervisor}. */
+const SUPERVISOR_ENV = 'TSGI_WATCH_SUPERVISOR';
+
+/**
+ * In a dev server started by {@link runWatched}: calls `stop` when the supervisor is gone (its IPC
+ * channel closed: it was killed, or exited), since the dev server runs in a process group of its
+ * own, which the terminal's signals do not reach. Removes the variable from the environment, so
+ * that the app and what it starts do not see it. Does nothing in a process not started so.
+ */
+export function stopWithSupervisor(stop: () => void): void {
+  if (process.env[SUPERVISOR_ENV] === undefined) return;
+  delete process.env[SUPERVISOR_ENV];
+  if (process.channel === undefined) return;
+  process.once('disconnect', stop);
+  // The channel must not keep the dev server alive once it has closed its server.
+  process.channel.unref();
+}
+
 /** Events closer together than this make one restart: one save is several events. */
 const DEBOUNCE_MS = 200;
 
@@ -93,7 +111,14 @@ export function runWatched(root: string, args: string[], log: (line: string) => 
     }
   };
   const start = (): void => {
-    const current = spawn(process.execPath, args, { stdio: 'inherit' });
+    // In a process group of its own: a Ctrl-C at the terminal signals the foreground group, and the
+    // dev server must get it once, from us (twice would stop it at once, skipping the app's close()).
+    // The IPC channel tells it when we are gone without stopping it (SIGKILL): it stops then.
+    const current = spawn(process.execPath, args, {
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      env: { ...process.env, [SUPERVISOR_ENV]: String(process.pid) },
+    });
     child = current;
     current.once('exit', (code, signal) => {
       child = undefined;

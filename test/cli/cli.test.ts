@@ -546,6 +546,53 @@ describe('tsgi command', () => {
     }
   }, 90_000);
 
+  it('stops tsgi dev --watch gracefully on a Ctrl-C at the terminal, which signals the whole foreground group', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-ctrl-c-'));
+    const app = join(dir, 'app.mjs');
+    writeFileSync(
+      app,
+      "const app = (env, start) => { start('200 OK', []); return ['up']; };\n" +
+        "app.close = () => new Promise((resolve) => setTimeout(() => { process.stderr.write('app closed\\n'); resolve(); }, 200));\n" +
+        'export default app;\n',
+    );
+    const port = await freePort();
+    // A process group of its own, as a shell gives a foreground job: the terminal signals all of it.
+    const child = spawn(process.execPath, [CLI, 'dev', app, '--port', String(port), '--watch'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => ''), { timeout: 10_000 }).toBe('up');
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))])).toBe(0);
+      expect(output).toContain('app closed');
+      expect(output).not.toContain('stopping now');
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops the dev server of tsgi dev --watch when its supervisor is killed', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'dev', HELLO, '--port', String(port), '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const up = () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok).catch(() => false);
+    try {
+      await expect.poll(up, { timeout: 10_000 }).toBe(true);
+      child.kill('SIGKILL');
+      // Its dev server (another process group) stops by itself: the port is free again.
+      await expect.poll(up, { timeout: 10_000, message: output }).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('prints help and exits 2 when not started by a web server', () => {
     const r = spawnSync(process.execPath, [CLI, HELLO], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.status).toBe(2);
