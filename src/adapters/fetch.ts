@@ -57,8 +57,9 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  * No global is replaced or patched: Node 20's own Request, Response and ReadableStream are used.
  * @param handler - `(request, environ) => Response`, e.g. Hono's `app.fetch`.
  * @param options - see {@link FetchOptions}.
- * @returns the TSGI app. It answers 400 itself when the environ cannot be expressed as a `Request`
- *   (an unparseable Host, a method fetch refuses such as CONNECT), logging why to `tsgi.errors`.
+ * @returns the TSGI app. It answers itself when the environ cannot be expressed as a `Request`,
+ *   logging why to `tsgi.errors`: 501 for a method fetch refuses (CONNECT, TRACE, TRACK: WHATWG
+ *   fetch "forbidden method"; RFC 9110 §9.1), 400 for anything else (an unparseable Host).
  * @throws (from the app) {TsgiError} code `TSGI_FETCH_BAD_RESPONSE` when the handler resolves with
  *   something that is not a Response; the handler's own errors propagate to the driver (a 500).
  * @see docs/adapters.md
@@ -73,6 +74,12 @@ export function fromFetch(handler: FetchHandler, options: FetchOptions = {}): Ap
     const request = makeRequest(environ, includeScriptName);
     if (typeof request === 'string') {
       environ['tsgi.errors'].write(`tsgi: fetch adapter: ${request}\n`);
+      // A method no Request can carry is one no handler here implements (RFC 9110 §9.1: 501), as the
+      // node adapter answers CONNECT; anything else the front server passed is a bad request.
+      if (FORBIDDEN_METHODS.has(environ.REQUEST_METHOD.toUpperCase())) {
+        startResponse('501 Not Implemented', TEXT_PLAIN);
+        return ['Not Implemented\n'];
+      }
       startResponse('400 Bad Request', TEXT_PLAIN);
       return ['Bad Request\n'];
     }
@@ -125,6 +132,9 @@ async function respond(response: Response, environ: Environ, startResponse: Star
   await body.close();
   return [];
 }
+
+/** Methods a `Request` refuses (WHATWG fetch "forbidden method"), matched in upper case. */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
 /** The Request for an environ, or why there cannot be one. */
 function makeRequest(environ: Environ, includeScriptName: boolean): Request | string {

@@ -116,6 +116,18 @@ describe('fromFetch: the Request', () => {
     expect(called).toBe(false);
     expect(errors.join('')).toMatch(/fetch adapter: cannot build a Request/);
   });
+
+  it.each(['CONNECT', 'TRACE', 'track'])('answers %s, which no Request can carry, 501 Not Implemented (RFC 9110 §9.1)', async (method) => {
+    let called = false;
+    const app = fromFetch(() => {
+      called = true;
+      return new Response('');
+    });
+    const { environ, errors } = environFor({ method, url: '/' });
+    const res = await drive(app, environ);
+    expect([res.status, called]).toEqual(['501 Not Implemented', false]);
+    expect(errors.join('')).toContain(`cannot build a Request for ${method}`);
+  });
 });
 
 describe('fromFetch: the Response', () => {
