@@ -63,7 +63,7 @@ export interface CompiledModule {
  * mtime in our header are what tell a rebuilt bundle from the one the cache was made for.
  * @param file - absolute path of the CommonJS file.
  * @param requireFn - the `require` the bundle gets (resolving from the caller's directory).
- * @param useCache - false: compile without reading or writing a cache file.
+ * @param useCache - false: `requireFn` loads the file; no cache file is read or written.
  * @throws what reading `file` or running it throws (a syntax error, an error at its top level).
  */
 export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache = true): CompiledModule {
