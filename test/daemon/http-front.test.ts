@@ -145,6 +145,18 @@ describe('startHttpFront (development only)', () => {
     expect(reply.body.toString()).toBe('short and stout');
   });
 
+  it('relays Upgrade on a 426 Upgrade Required (RFC 9110 §15.5.22), as nginx does, and drops it elsewhere', async () => {
+    const { port } = await setup(async (request, out) => {
+      const status = request.env.PATH_INFO === '/required' ? '426 Upgrade Required' : '200 OK';
+      await out.stdout(`Status: ${status}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nbody`);
+      out.end();
+    });
+    const required = await send(port, { path: '/required' });
+    expect([required.status, required.headers.upgrade]).toEqual([426, 'websocket']);
+    const ok = await send(port, { path: '/ok' });
+    expect([ok.status, ok.headers.upgrade]).toEqual([200, undefined]);
+  });
+
   it('streams a large response body intact', async () => {
     const part = Buffer.alloc(100_000, 'q');
     const { port } = await setup(async (_request, out) => {
