@@ -56,6 +56,7 @@ export class ResponseCheck {
       return null;
     }
     const lengths = new Set<string>();
+    let upgrade = false;
     for (const pair of headers as unknown[]) {
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
         this.#report.fail('start.headers', `header ${describe(pair)} is not a [name, value] pair of strings; convert numbers with String(), e.g. ['Content-Length', String(n)]`);
@@ -69,9 +70,13 @@ export class ResponseCheck {
       }
       if (lower === 'status') this.#report.fail('start.status-header', 'a "Status" header is not allowed; pass the status as startResponse\'s first argument');
       if (lower === 'upgrade') {
+        upgrade = true;
         if (status !== UPGRADE_REQUIRED) this.#report.fail('start.hop-by-hop', `${name} is a hop-by-hop header, sent by an app only with 426 Upgrade Required (RFC 9110 §15.5.22); leave it out of a ${status} response (the front server handles upgrades)`);
       } else if (HOP_BY_HOP.has(lower)) this.#report.fail('start.hop-by-hop', `${name} is a hop-by-hop header, which only the server sets; leave it out (the server frames the body and manages the connection)`);
       if (lower === 'content-length') lengths.add(value);
+    }
+    if (status === UPGRADE_REQUIRED && !upgrade) {
+      this.#report.fail('start.upgrade-missing', "a 426 Upgrade Required response must say what to upgrade to (RFC 9110 §15.5.22); add e.g. ['Upgrade', 'websocket'], or answer with another status");
     }
     if (lengths.size === 0) return null;
     const [value] = lengths;

@@ -41,6 +41,7 @@
  *   start.status-header          no "Status" header (the CGI field; the status is the first argument)
  *   start.hop-by-hop             no hop-by-hop header (Connection, Transfer-Encoding, ...; PEP 3333),
  *                                but Upgrade with 426 (RFC 9110 §15.5.22)
+ *   start.upgrade-missing        a 426 Upgrade Required carries Upgrade (RFC 9110 §15.5.22)
  *   start.content-length         at most one Content-Length, decimal digits
  *   start.already-started        a second startResponse call passes excInfo (neither undefined nor null)
  *   write.chunk-type             write() takes a Uint8Array or a string

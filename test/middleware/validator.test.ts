@@ -265,6 +265,7 @@ const cases: Case[] = [
   { rule: 'start.hop-by-hop', name: 'Transfer-Encoding', app: respond('200 OK', [['Transfer-Encoding', 'chunked']]) },
   { rule: 'start.hop-by-hop', name: 'connection (lower case)', app: respond('200 OK', [['connection', 'close']]) },
   { rule: 'start.hop-by-hop', name: 'Upgrade outside a 426', app: respond('400 Bad Request', [['Upgrade', 'websocket']]) },
+  { rule: 'start.upgrade-missing', name: 'a 426 without Upgrade', app: respond('426 Upgrade Required', [['Content-Type', 'text/plain']]) },
   { rule: 'start.content-length', name: 'not digits', app: respond('200 OK', [['Content-Length', '2 bytes']], ['ok']) },
   {
     rule: 'start.content-length',
