@@ -4,16 +4,26 @@
 // is ~3 ms of its ~30 (docs/performance.md "CGI start-up"). Node 20 has no compile cache for user
 // code (module.enableCompileCache() is Node 22.1+), so the bin compiles the bundle itself with
 // vm.Script and V8's cachedData, which Python's __pycache__ resembles: written beside the code when
-// the directory is writable, keyed to the interpreter, checked against the source's size and mtime.
+// the directory is writable, keyed to the interpreter, checked against the source file's identity (inode, size, mtime, ctime).
 
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
-/** The first bytes of a cache file: a tag for this format, then the source's size and mtimeMs. */
-const MAGIC = 'tsgi-cc1';
-/** MAGIC, then two float64s (size in bytes, mtime in ms), then V8's cachedData. */
-const HEADER_BYTES = 24;
+/** The first bytes of a cache file: a tag for this format, then the source's identity (see HEADER_BYTES). */
+const MAGIC = 'tsgi-cc2';
+/**
+ * MAGIC, then the source's identity as five uint64s (device, inode, size in bytes, mtime and ctime
+ * in ns), then V8's cachedData. Size and mtime alone do not tell two releases apart: tar and npm
+ * stamp every file with one fixed mtime (npm pack: 1985-10-26), and a fix may keep the length. The
+ * inode and ctime change whenever the file is written or replaced, and no tool can set them.
+ */
+const HEADER_BYTES = 48;
+
+/** The fields of the header after MAGIC, in order. */
+function identity(source: BigIntStats): bigint[] {
+  return [source.dev, source.ino, source.size, source.mtimeNs, source.ctimeNs];
+}
 
 /** What became of the cache when the bundle was compiled. */
 export type CacheState =
@@ -23,7 +33,7 @@ export type CacheState =
   | 'missing'
   /** The caller said not to use one: neither read nor written (Node's loader compiles the file). */
   | 'off'
-  /** A cache file for another build of the bundle (its size or mtime differ). */
+  /** A cache file for another build of the bundle (the source file was written or replaced since). */
   | 'stale'
   /** A cache file owned by a user other than us, root and the bundle's owner: not used. */
   | 'untrusted'
@@ -59,8 +69,8 @@ export interface CompiledModule {
  * Trust: a cache file is code. It is used only if the user running us, root, or the owner of `file`
  * (who could change the code itself) owns it, so a directory the web server's user may write cannot
  * plant code in a daemon run by someone else.
- * V8 checks a cache's V8 version and flags, but matches the source by length alone: the size and
- * mtime in our header are what tell a rebuilt bundle from the one the cache was made for.
+ * V8 checks a cache's V8 version and flags, but matches the source by length alone: the file's
+ * identity in our header (inode, ctime, size, mtime) is what tells a rebuilt bundle from the one the cache was made for.
  * @param file - absolute path of the CommonJS file.
  * @param requireFn - the `require` the bundle gets (resolving from the caller's directory).
  * @param useCache - false: `requireFn` loads the file; no cache file is read or written.
@@ -69,7 +79,7 @@ export interface CompiledModule {
 export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache = true): CompiledModule {
   const cacheFile = join(dirname(file), 'compile-cache', `${basename(file, '.cjs')}-${process.version}-${process.arch}.cache`);
   if (!useCache) return required(file, requireFn, 'off', cacheFile);
-  const sourceStats = statSync(file);
+  const sourceStats = statSync(file, { bigint: true });
   const { cachedData, state: found } = readCache(cacheFile, sourceStats);
   // Without a cache to use or one to write, Node's own loader compiles the file a little faster
   // than vm.Script does (~1 ms): an install the web server's user may not write to.
@@ -112,7 +122,7 @@ function mayWrite(dir: string): boolean {
   return false;
 }
 
-function readCache(cacheFile: string, source: Stats): { cachedData?: Buffer; state: CacheState } {
+function readCache(cacheFile: string, source: BigIntStats): { cachedData?: Buffer; state: CacheState } {
   let fd: number;
   try {
     fd = openSync(cacheFile, 'r');
@@ -121,10 +131,10 @@ function readCache(cacheFile: string, source: Stats): { cachedData?: Buffer; sta
   }
   try {
     const owner = fstatSync(fd).uid;
-    if (owner !== process.geteuid?.() && owner !== 0 && owner !== source.uid) return { state: 'untrusted' };
+    if (owner !== process.geteuid?.() && owner !== 0 && owner !== Number(source.uid)) return { state: 'untrusted' };
     const bytes = readFileSync(fd);
     if (bytes.length <= HEADER_BYTES || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) return { state: 'rejected' };
-    if (bytes.readDoubleLE(8) !== source.size || bytes.readDoubleLE(16) !== source.mtimeMs) return { state: 'stale' };
+    if (identity(source).some((value, i) => bytes.readBigUInt64LE(8 + 8 * i) !== value)) return { state: 'stale' };
     return { cachedData: bytes.subarray(HEADER_BYTES), state: 'used' };
   } catch {
     return { state: 'missing' };
@@ -134,15 +144,16 @@ function readCache(cacheFile: string, source: Stats): { cachedData?: Buffer; sta
 }
 
 /** Writes to a temporary name and renames it into place: concurrent CGI processes each write a whole file. */
-function writeCache(cacheFile: string, source: Stats, data: Buffer): void {
+function writeCache(cacheFile: string, source: BigIntStats, data: Buffer): void {
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(MAGIC, 0, 'latin1');
-  header.writeDoubleLE(source.size, 8);
-  header.writeDoubleLE(source.mtimeMs, 16);
-  const temporary = `${cacheFile}.${process.pid}.tmp`;
+  identity(source).forEach((value, i) => header.writeBigUInt64LE(value, 8 + 8 * i));
+  // A name no other process (another pid namespace sharing the directory included) writes, created
+  // exclusively: an existing file or symlink of that name is never written through.
+  const temporary = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     mkdirSync(dirname(cacheFile), { recursive: true });
-    writeFileSync(temporary, Buffer.concat([header, data]), { mode: 0o644 });
+    writeFileSync(temporary, Buffer.concat([header, data]), { mode: 0o644, flag: 'wx' });
     renameSync(temporary, cacheFile);
   } catch {
     // Not writable (or full): the next process compiles as it would without a cache.

@@ -278,7 +278,7 @@ describe('tsgi command', () => {
         expect(existsSync(cacheFile())).toBe(false);
         expect(run(HELLO, CGI_ENV).status).toBe(0);
         const written = statSync(cacheFile());
-        expect(readFileSync(cacheFile()).toString('latin1', 0, 8)).toBe('tsgi-cc1');
+        expect(readFileSync(cacheFile()).toString('latin1', 0, 8)).toBe('tsgi-cc2');
         const second = run(HELLO, CGI_ENV);
         expect(second.status).toBe(0);
         expect(second.stdout).toContain('Hello from tsgi!');
@@ -300,12 +300,12 @@ describe('tsgi command', () => {
         mkdirSync(cacheDir(), { recursive: true });
         expect(run(HELLO, CGI_ENV).status).toBe(0);
         const bytes = readFileSync(cacheFile());
-        bytes.fill(0x5a, 24, 200);
+        bytes.fill(0x5a, 48, 200);
         writeFileSync(cacheFile(), bytes);
         const r = run(HELLO, CGI_ENV);
         expect(r.status).toBe(0);
         expect(r.stdout).toContain('Hello from tsgi!');
-        expect(readFileSync(cacheFile()).subarray(24, 200).every((b) => b === 0x5a)).toBe(false);
+        expect(readFileSync(cacheFile()).subarray(48, 200).every((b) => b === 0x5a)).toBe(false);
       });
 
       // Only root can give a file to another user.

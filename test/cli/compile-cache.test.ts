@@ -39,6 +39,19 @@ describe('loadCompiled', () => {
     expect([loaded.cache, exported(loaded).answer()]).toEqual(['stale', 'new']);
   });
 
+  it('takes a cache for other bytes of the same length and the same mtime for stale (a tarball extracted over an install: npm pack stamps every file 1985-10-26)', () => {
+    const file = bundle('c.cjs', 'old');
+    const npmTime = new Date('1985-10-26T08:15:00.000Z');
+    utimesSync(file, npmTime, npmTime);
+    const first = load(file);
+    expect(exported(first).answer()).toBe('old'); // compiled, so the cache holds its code
+    first.save();
+    bundle('c.cjs', 'new'); // the next release: same length, extracted with the same fixed mtime
+    utimesSync(file, npmTime, npmTime);
+    const loaded = load(file);
+    expect([loaded.cache, exported(loaded).answer()]).toEqual(['stale', 'new']);
+  });
+
   it('with useCache false, loads the bundle with require() and neither reads nor writes a cache', () => {
     const file = bundle('d.cjs', 'four');
     const loaded = load(file, false);
