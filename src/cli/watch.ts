@@ -22,7 +22,12 @@ const SUPERVISOR_ENV = 'TSGI_WATCH_SUPERVISOR';
 export function stopWithSupervisor(stop: () => void): void {
   if (process.env[SUPERVISOR_ENV] === undefined) return;
   delete process.env[SUPERVISOR_ENV];
-  if (process.channel === undefined) return;
+  if (process.channel === undefined) return; // started without one
+  // Gone already (killed while the app loaded): the channel is closed, and null.
+  if (process.channel === null || !process.connected) {
+    stop();
+    return;
+  }
   process.once('disconnect', stop);
   // The channel must not keep the dev server alive once it has closed its server.
   process.channel.unref();

@@ -593,6 +593,32 @@ describe('tsgi command', () => {
     }
   });
 
+  it('stops the dev server of tsgi dev --watch gracefully when its supervisor is killed while the app loads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-slow-'));
+    const app = join(dir, 'app.mjs');
+    writeFileSync(
+      app,
+      "process.stderr.write('loading\\n');\nawait new Promise((resolve) => setTimeout(resolve, 1500));\n" +
+        "export default (env, start) => { start('200 OK', []); return ['up']; };\n",
+    );
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'dev', app, '--port', String(port), '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    // The pipe closes once the dev server, which shares it, has exited too.
+    const closed = new Promise<void>((resolve) => child.stderr.once('close', () => resolve()));
+    try {
+      await expect.poll(() => output, { timeout: 10_000 }).toContain('loading');
+      child.kill('SIGKILL');
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
+      expect(output).not.toContain('TypeError');
+      expect(output).toContain('the --watch supervisor is gone');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints help and exits 2 when not started by a web server', () => {
     const r = spawnSync(process.execPath, [CLI, HELLO], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(r.status).toBe(2);
