@@ -6,7 +6,7 @@
 // vm.Script and V8's cachedData, which Python's __pycache__ resembles: written beside the code when
 // the directory is writable, keyed to the interpreter, checked against the source file's identity (inode, size, mtime, ctime).
 
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -153,7 +153,15 @@ function writeCache(cacheFile: string, source: BigIntStats, data: Buffer): void 
   const temporary = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     mkdirSync(dirname(cacheFile), { recursive: true });
-    writeFileSync(temporary, Buffer.concat([header, data]), { mode: 0o644, flag: 'wx' });
+    // On disk before it has its name: V8 checks no checksum of the code it takes (release builds),
+    // so a torn file whose header survived would crash every later process.
+    const fd = openSync(temporary, 'wx', 0o644);
+    try {
+      writeFileSync(fd, Buffer.concat([header, data]));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temporary, cacheFile);
   } catch {
     // Not writable (or full): the next process compiles as it would without a cache.
