@@ -125,12 +125,17 @@ function mayWrite(dir: string): boolean {
 function readCache(cacheFile: string, source: BigIntStats): { cachedData?: Buffer; state: CacheState } {
   let fd: number;
   try {
-    fd = openSync(cacheFile, 'r');
-  } catch {
-    return { state: 'missing' };
+    // Not through a symlink (or a second hard link): the owner checked must be the owner of what
+    // was written under this name, not of any file someone who may write the directory points it at
+    // (an upload the app saved, say).
+    fd = openSync(cacheFile, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    return { state: (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'untrusted' : 'missing' };
   }
   try {
-    const owner = fstatSync(fd).uid;
+    const stats = fstatSync(fd);
+    const owner = stats.uid;
+    if (!stats.isFile() || stats.nlink !== 1) return { state: 'untrusted' };
     if (owner !== process.geteuid?.() && owner !== 0 && owner !== Number(source.uid)) return { state: 'untrusted' };
     const bytes = readFileSync(fd);
     if (bytes.length <= HEADER_BYTES || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) return { state: 'rejected' };

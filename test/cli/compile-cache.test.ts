@@ -2,7 +2,7 @@
 // In one process V8 answers a second compile of the same source from its own in-memory cache, so a
 // cache file V8 refuses ('rejected') is tested across processes, in cli.test.ts.
 
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,18 @@ describe('loadCompiled', () => {
     utimesSync(file, npmTime, npmTime);
     const loaded = load(file);
     expect([loaded.cache, exported(loaded).answer()]).toEqual(['stale', 'new']);
+  });
+
+  it('does not take a cache file that is a symlink, whoever owns its target (a cache file is code)', () => {
+    const file = bundle('e.cjs', 'mine');
+    const first = load(file);
+    expect(exported(first).answer()).toBe('mine');
+    first.save();
+    // Someone who may write compile-cache/ points the name at a file we own with their bytes in it.
+    const planted = join(dir, 'upload.bin');
+    renameSync(first.cacheFile, planted);
+    symlinkSync(planted, first.cacheFile);
+    expect(load(file).cache).toBe('untrusted');
   });
 
   it('with useCache false, loads the bundle with require() and neither reads nor writes a cache', () => {
