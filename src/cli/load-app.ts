@@ -139,8 +139,11 @@ async function importModule(file: string, dynamicImport: (specifier: string) => 
 /** What `import()` gives for what `require()` returned: an ES module's namespace, or module.exports as `default`. */
 function namespaceOf(required: unknown): Record<string, unknown> {
   if (types.isModuleNamespaceObject(required)) return required as Record<string, unknown>;
-  const named = typeof required === 'function' || (typeof required === 'object' && required !== null) ? { ...required } : {};
-  return { ...named, default: required };
+  // No prototype, as a namespace has none: `#constructor` or `#valueOf` must not find Object's.
+  const namespace: Record<string, unknown> = Object.create(null);
+  if (typeof required === 'function' || (typeof required === 'object' && required !== null)) Object.assign(namespace, required);
+  namespace.default = required;
+  return namespace;
 }
 
 /**

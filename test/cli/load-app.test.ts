@@ -137,6 +137,14 @@ describe('loadApp: loading the module', () => {
     expect(runs()['app.cjs']).toBe(1);
   });
 
+  it('finds no export named after an Object.prototype member in a CommonJS module, as import() finds none', async () => {
+    const file = fixture('proto.cjs', `module.exports = { handler: ${APP} };`);
+    for (const name of ['constructor', 'valueOf', 'toString']) {
+      const error = await loadApp(`${file}#${name}`).catch((caught: unknown) => caught);
+      expect((error as Error).message).toContain(`has no export '${name}'`);
+    }
+  });
+
   it('loads a CommonJS app with require(): .cjs, and .js that never says import or export', async () => {
     const cjs = fixture('plain.cjs', `module.exports = ${APP};`);
     const js = fixture('plain.js', `module.exports = ${APP};`);
