@@ -1,6 +1,6 @@
 // Resolves "path/to/module[#export]" to a TSGI app for the CLI, with one clear message per failure.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -119,7 +119,10 @@ function loadFailure(error: unknown, file: string): string {
  * @throws whatever the module throws while it runs, or the loader's error.
  */
 async function importModule(file: string, dynamicImport: (specifier: string) => Promise<unknown>): Promise<Record<string, unknown>> {
-  if (isEsModuleFile(file)) {
+  // Node decides a module's format from its real path's package scope (symlinks resolved): so do we,
+  // or a symlinked CommonJS app taken for an ES module would run again in the fallback below.
+  const real = realpathSync(file);
+  if (isEsModuleFile(real)) {
     let required: unknown;
     try {
       required = createRequire(file)(file);
@@ -132,7 +135,7 @@ async function importModule(file: string, dynamicImport: (specifier: string) => 
     // not run again.
     return namespaceOf(required);
   }
-  if (isCommonJsFile(file)) return namespaceOf(createRequire(file)(file));
+  if (isCommonJsFile(real)) return namespaceOf(createRequire(file)(file));
   return (await dynamicImport(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 

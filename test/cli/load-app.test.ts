@@ -1,7 +1,7 @@
 // Tests the app loader: how modules are loaded (require where Node can, else import) and the fast path
 // that takes a plain TSGI function as it is, without loading the adapters.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +128,18 @@ describe('loadApp: loading the module', () => {
     const error = await loadApp(file).catch((caught: unknown) => caught);
     expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
     expect(runs()['requires-tla.cjs']).toBe(1);
+  });
+
+  it('runs a CommonJS app reached through a symlink from a "type": "module" package once (Node resolves the link)', async () => {
+    const site = join(dir, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'package.json'), '{"type":"module"}\n');
+    fixture('tla-dep2.mjs', 'await 0;\nexport const x = 1;');
+    const real = fixture('linked.js', `require(${JSON.stringify(join(dir, 'tla-dep2.mjs'))});\nmodule.exports = ${APP};`);
+    symlinkSync(real, join(site, 'app.js'));
+    const error = await loadApp(join(site, 'app.js')).catch((caught: unknown) => caught);
+    expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
+    expect(runs()['linked.js']).toBe(1);
   });
 
   it('gives a CommonJS module the namespace import() makes (default: module.exports), running it once', async () => {
