@@ -157,7 +157,7 @@ function writeCache(cacheFile: string, source: BigIntStats, data: Buffer): void 
   // exclusively: an existing file or symlink of that name is never written through.
   const temporary = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    mkdirSync(dirname(cacheFile), { recursive: true });
+    mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o755 }); // never writable by others, whatever the umask
     // On disk before it has its name: V8 checks no checksum of the code it takes (release builds),
     // so a torn file whose header survived would crash every later process.
     const fd = openSync(temporary, 'wx', 0o644);
