@@ -63,8 +63,8 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
   const stopper = createStopper([{ close, destroy: () => void server.close() }], log, DEV_GRACE_MS, {
     exit: (code) => process.exit(code),
   });
-  stopOnSignals(stopper, log);
-  stopWithSupervisor(() => stopper.stop('the --watch supervisor is gone'));
+  const supervised = stopWithSupervisor(() => stopper.stop('the --watch supervisor is gone'));
+  stopOnSignals(stopper, log, DEV_GRACE_MS, supervised ? { signals: ['SIGTERM', 'SIGQUIT'] } : {});
 }
 
 /** How long `tsgi dev` takes at most to stop on SIGTERM or Ctrl-C, the app's close() included, in ms. */

@@ -15,22 +15,26 @@ const SUPERVISOR_ENV = 'TSGI_WATCH_SUPERVISOR';
 
 /**
  * In a dev server started by {@link runWatched}: calls `stop` when the supervisor is gone (its IPC
- * channel closed: it was killed, or exited), since the dev server runs in a process group of its
- * own, which the terminal's signals do not reach. Removes the variable from the environment, so
- * that the app and what it starts do not see it. Does nothing in a process not started so.
+ * channel closed: it was killed, or exited), and ignores SIGINT from now on, since a Ctrl-C at the
+ * terminal reaches the supervisor too, which passes it on as SIGTERM. Removes the variable from the
+ * environment, so that the app and what it starts do not see it.
+ * @returns true when started so; then the caller stops on SIGTERM and SIGQUIT only. False (nothing
+ *   done) in a process not started by runWatched.
  */
-export function stopWithSupervisor(stop: () => void): void {
-  if (process.env[SUPERVISOR_ENV] === undefined) return;
+export function stopWithSupervisor(stop: () => void): boolean {
+  if (process.env[SUPERVISOR_ENV] === undefined) return false;
   delete process.env[SUPERVISOR_ENV];
-  if (process.channel === undefined) return; // started without one
+  if (process.channel === undefined) return false; // started without one
+  process.on('SIGINT', () => {});
   // Gone already (killed while the app loaded): the channel is closed, and null.
   if (process.channel === null || !process.connected) {
     stop();
-    return;
+    return true;
   }
   process.once('disconnect', stop);
   // The channel must not keep the dev server alive once it has closed its server.
   process.channel.unref();
+  return true;
 }
 
 /** Events closer together than this make one restart: one save is several events. */
@@ -63,7 +67,8 @@ function directories(root: string): Map<string, number> {
  * renamed over others, new files and directories), stopping the old process with SIGTERM and
  * waiting for it to exit first, so the new one can bind the same port. A process that exits on its
  * own (the app failed to load) is started again at the next change. SIGINT and SIGTERM are passed
- * on; the supervisor then exits with the child's status.
+ * on as SIGTERM (a second one stops the dev server at once); the supervisor then exits with the
+ * child's status.
  * @param root - the directory watched, with every subdirectory but ignored ones (see `ignored`).
  * @param args - the node arguments of the supervised process (the CLI's entry and its arguments).
  * @param log - log line sink, newline included.
@@ -116,12 +121,12 @@ export function runWatched(root: string, args: string[], log: (line: string) => 
     }
   };
   const start = (): void => {
-    // In a process group of its own: a Ctrl-C at the terminal signals the foreground group, and the
-    // dev server must get it once, from us (twice would stop it at once, skipping the app's close()).
-    // The IPC channel tells it when we are gone without stopping it (SIGKILL): it stops then.
+    // In our process group, so job control (Ctrl-Z, fg) moves both. A Ctrl-C at the terminal signals
+    // the whole group: the dev server ignores SIGINT (stopWithSupervisor) and stops on the SIGTERM
+    // we pass on, once (twice would stop it at once, skipping the app's close()). The IPC channel
+    // tells it when we are gone without stopping it (SIGKILL): it stops then.
     const current = spawn(process.execPath, args, {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-      detached: true,
       env: { ...process.env, [SUPERVISOR_ENV]: String(process.pid) },
     });
     child = current;
@@ -145,7 +150,7 @@ export function runWatched(root: string, args: string[], log: (line: string) => 
       clearTimeout(debounce);
       for (const { watcher } of watchers.values()) watcher.close();
       watchers.clear();
-      if (child !== undefined) child.kill(signal);
+      if (child !== undefined) child.kill('SIGTERM');
     });
   }
   start();

@@ -16,6 +16,12 @@ export interface StopOptions {
    * in-process are not killed), except on a second signal, which exits at once.
    */
   exit?: (code: number) => void;
+  /**
+   * The signals {@link stopOnSignals} stops on. Default SIGTERM, SIGINT and SIGQUIT. `tsgi dev`
+   * under `--watch` leaves SIGINT out: the terminal's Ctrl-C reaches it and its supervisor alike,
+   * and the supervisor passes it on as SIGTERM.
+   */
+  signals?: readonly NodeJS.Signals[];
 }
 
 /** Stops a set of targets once: gracefully, or at once. */
@@ -89,7 +95,7 @@ export function stopOnSignals(
     if (++received === 1) stopper.stop(signal);
     else stopper.stopNow(`${signal} again`);
   };
-  const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+  const signals = options.signals ?? (['SIGTERM', 'SIGINT', 'SIGQUIT'] as const);
   for (const signal of signals) process.on(signal, onSignal);
   return () => {
     for (const signal of signals) process.off(signal, onSignal);

@@ -551,7 +551,7 @@ describe('tsgi command', () => {
     const app = join(dir, 'app.mjs');
     writeFileSync(
       app,
-      "const app = (env, start) => { start('200 OK', []); return ['up']; };\n" +
+      "const app = (env, start) => { start('200 OK', []); return [String(process.pid)]; };\n" +
         "app.close = () => new Promise((resolve) => setTimeout(() => { process.stderr.write('app closed\\n'); resolve(); }, 200));\n" +
         'export default app;\n',
     );
@@ -562,7 +562,11 @@ describe('tsgi command', () => {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await expect.poll(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => ''), { timeout: 10_000 }).toBe('up');
+      await expect.poll(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok).catch(() => false), { timeout: 10_000 }).toBe(true);
+      // The dev server is in the supervisor's process group, so job control (Ctrl-Z) reaches both.
+      const server = Number(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()));
+      const processGroup = Number(readFileSync(`/proc/${server}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
+      expect([server !== child.pid, processGroup]).toEqual([true, child.pid]);
       process.kill(-child.pid!, 'SIGINT');
       expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))])).toBe(0);
       expect(output).toContain('app closed');
