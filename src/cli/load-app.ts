@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { types } from 'node:util';
 import type { AppType } from '../adapters/detect.js';
 import { TsgiError } from '../core/errors.js';
@@ -88,21 +88,31 @@ export interface LoadOptions {
 const nativeImport = (specifier: string): Promise<unknown> => import(specifier);
 
 
+/** Where this module's code is (dist/ when built): its frames are tsgi's, not the app's. */
+const OWN_DIR = dirname(fileURLToPath(import.meta.url));
+const OWN_DIR_URL = pathToFileURL(OWN_DIR).href;
+
 /**
- * What went wrong importing the app, for a person reading the error log: the error, and where it
- * was thrown in the app's own files (Node's internal frames left out). An ES module's syntax error
- * carries no location Node lets a program read: the message says how to see it.
+ * What went wrong importing the app, for a person reading the error log: the error, where Node
+ * says a CommonJS file's syntax error is (file:line, the line, a caret), and where it was thrown in
+ * the app's own files (Node's and tsgi's frames left out). An ES module's syntax error carries no
+ * location Node lets a program read: the message says how to see it.
  */
 function loadFailure(error: unknown, file: string): string {
   if (!(error instanceof Error)) return String(error);
-  const frames = (error.stack ?? '')
-    .split('\n')
+  const lines = (error.stack ?? '').split('\n');
+  const heading = `${error.name}: ${error.message}`;
+  const headingAt = lines.indexOf(heading);
+  const location = headingAt > 0 ? lines.slice(0, headingAt).join('\n').trimEnd() : '';
+  const frames = lines
     .filter((line) => line.startsWith('    at ') && !line.includes('node:internal/') && !line.includes('(node:'))
+    .filter((line) => !line.includes(OWN_DIR_URL) && !line.includes(`${OWN_DIR}/`))
     .slice(0, 5);
-  if (frames.length > 0) return [`${error.name}: ${error.message}`, ...frames].join('\n');
+  if (location !== '' || frames.length > 0) return [location, heading, ...frames].filter((part) => part !== '').join('\n');
   if (error instanceof SyntaxError) return `${error.message} (in ${file} or a module it imports; \`node ${file}\` shows the line)`;
   return error.message;
 }
+
 /**
  * The module's namespace, as `import()` gives it, loaded with `require()` where that is the same:
  * a CGI process loads its app once per request, and `require()` skips the asynchronous ESM loader,

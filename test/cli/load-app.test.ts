@@ -199,6 +199,16 @@ describe('loadApp: loading the module', () => {
     }
   });
 
+  it('says where the syntax error of a CommonJS app is, as Node prints it, without the frames of tsgi itself', async () => {
+    const file = fixture('broken.cjs', 'module.exports = function app() {\n  return [ "x" +];\n};');
+    const error = await loadApp(file).catch((caught: unknown) => caught);
+    expect((error as TsgiError).code).toBe('TSGI_LOAD_APP');
+    const message = (error as Error).message;
+    expect(message).toContain(`importing ${file} failed: ${file}:3\n  return [ "x" +];\n`);
+    expect(message).toMatch(/\n +\^\nSyntaxError: Unexpected token '\]'\n/);
+    expect(message).not.toContain('src/cli/'); // tsgi's own frames (dist/ when built)
+  });
+
   it('points at how to see the line of a syntax error in an ES module the app imports', async () => {
     const lib = fixture('broken-lib.mjs', 'const x = ;\n');
     const file = fixture('imports-broken.mjs', `import ${JSON.stringify(lib)};\nexport default ${APP};`);
