@@ -59,6 +59,7 @@ export interface CompiledModule {
 /**
  * Compiles and runs a CommonJS file the way Node's loader would (the usual wrapper and its five
  * parameters), taking V8's compiled code from `<dir>/compile-cache/<name>-<node version>-<arch>.cache`
+ * (`…-<arch>-<hash of Node's options>.cache` when Node runs with options)
  * when that file is for this very source. When there is none to use and none could be written
  * (a directory we may not write), or `useCache` is false, `requireFn` loads it instead.
  *
@@ -77,7 +78,7 @@ export interface CompiledModule {
  * @throws what reading `file` or running it throws (a syntax error, an error at its top level).
  */
 export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache = true): CompiledModule {
-  const cacheFile = join(dirname(file), 'compile-cache', `${basename(file, '.cjs')}-${process.version}-${process.arch}.cache`);
+  const cacheFile = join(dirname(file), 'compile-cache', `${basename(file, '.cjs')}-${process.version}-${process.arch}${flagsTag()}.cache`);
   if (!useCache) return required(file, requireFn, 'off', cacheFile);
   const sourceStats = statSync(file, { bigint: true });
   const { cachedData, state: found } = readCache(cacheFile, sourceStats);
@@ -102,6 +103,20 @@ export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache =
       if (cache !== 'used') writeCache(cacheFile, sourceStats, script.createCachedData());
     },
   };
+}
+
+/**
+ * Part of the cache's name for the options Node runs with (`process.execArgv`, NODE_OPTIONS): V8
+ * refuses a cache made under other flags, so processes run with and without, say,
+ * `--max-old-space-size` (one site's NODE_OPTIONS) each keep their own file instead of replacing
+ * the other's on every request. Empty without options; else `-` and an FNV-1a hash in hex.
+ */
+function flagsTag(): string {
+  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.trim();
+  if (flags === '') return '';
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < flags.length; i++) hash = Math.imul(hash ^ flags.charCodeAt(i), 0x01000193) >>> 0;
+  return `-${hash.toString(16).padStart(8, '0')}`;
 }
 
 /** `file` loaded by Node's loader, with nothing to save. */

@@ -1,7 +1,7 @@
 // Tests the built `tsgi` command as a web server runs it: CGI env, an fd-0 listener, load errors.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -271,11 +271,17 @@ describe('tsgi command', () => {
 
     describe('the compile cache (src/cli/compile-cache.ts)', () => {
       const cacheDir = () => join(dir, 'compile-cache');
-      const cacheFile = () => join(cacheDir(), `cli-core-${process.version}-${process.arch}.cache`);
+      /** The one cache file these runs make: cli-core-<version>-<arch>-<hash>.cache, the hash for run()'s `-r`. */
+      const cacheFile = () => {
+        const names = existsSync(cacheDir()) ? readdirSync(cacheDir()).filter((name) => name.endsWith('.cache')) : [];
+        expect(names).toHaveLength(1);
+        expect(names[0]).toMatch(new RegExp(`^cli-core-${process.version.replaceAll('.', '\\.')}-${process.arch}-[0-9a-f]{8}\\.cache$`));
+        return join(cacheDir(), names[0]!);
+      };
       beforeEach(() => rmSync(cacheDir(), { recursive: true, force: true }));
 
       it('is written by the first CGI request and used, not rewritten, by the next', () => {
-        expect(existsSync(cacheFile())).toBe(false);
+        expect(existsSync(cacheDir())).toBe(false);
         expect(run(HELLO, CGI_ENV).status).toBe(0);
         const written = statSync(cacheFile());
         expect(readFileSync(cacheFile()).toString('latin1', 0, 8)).toBe('tsgi-cc2');
@@ -283,6 +289,18 @@ describe('tsgi command', () => {
         expect(second.status).toBe(0);
         expect(second.stdout).toContain('Hello from tsgi!');
         expect(statSync(cacheFile()).ino).toBe(written.ino); // written by rename: a rewrite is a new inode
+      });
+
+      it('is kept apart for processes run with other Node options, so neither replaces the other', () => {
+        const withOptions = { ...CGI_ENV, NODE_OPTIONS: '--max-old-space-size=200' };
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        expect(run(HELLO, withOptions).status).toBe(0);
+        const files = readdirSync(cacheDir()).filter((name) => name.endsWith('.cache')).sort();
+        expect(files).toHaveLength(2);
+        const inodes = files.map((name) => statSync(join(cacheDir(), name)).ino);
+        expect(run(HELLO, CGI_ENV).status).toBe(0);
+        expect(run(HELLO, withOptions).status).toBe(0);
+        expect(files.map((name) => statSync(join(cacheDir(), name)).ino)).toEqual(inodes);
       });
 
       it('is written again for a rebuilt cli-core.cjs, even one of the same length', () => {
