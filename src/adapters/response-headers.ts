@@ -1,10 +1,7 @@
 // Filters the response header fields a framework produced down to what a TSGI app may send (app side).
 
-import { HOP_BY_HOP } from '../core/headers.js';
+import { HOP_BY_HOP, isHopByHopIn } from '../core/headers.js';
 import type { HeaderList } from '../core/types.js';
-
-/** 426 Upgrade Required: its Upgrade field is the response's own (RFC 9110 §15.5.22). */
-const UPGRADE_REQUIRED = 426;
 
 /**
  * Drops connection-specific fields from a framework's response headers, which `startResponse` would
@@ -27,13 +24,12 @@ export function endToEndHeaders(headers: Iterable<readonly [string, string]>, st
     named ??= new Set();
     for (const token of value.split(',')) named.add(token.trim().toLowerCase());
   }
-  const keepUpgrade = status === UPGRADE_REQUIRED;
   const kept: HeaderList = [];
   for (const [name, value] of pairs) {
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'proxy-connection' || named?.has(lower) === true) {
-      if (!keepUpgrade || lower !== 'upgrade') continue;
-    }
+    // A 426's Upgrade is the response's own, even when Connection names it.
+    const upgradeRequired = lower === 'upgrade' && !isHopByHopIn(lower, status);
+    if (!upgradeRequired && (HOP_BY_HOP.has(lower) || lower === 'proxy-connection' || named?.has(lower) === true)) continue;
     kept.push([name, value]);
   }
   return kept;

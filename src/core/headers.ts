@@ -41,6 +41,17 @@ const enum NameKind {
 const UPGRADE_REQUIRED = 426;
 
 /**
+ * Whether a response field is connection-level for a response of `status`, so that neither an app
+ * nor a relay passes it on: a {@link HOP_BY_HOP} field, but `Upgrade` in a 426, where the server
+ * MUST send it (RFC 9110 §7.6.1, §15.5.22).
+ * @param lower - the field name in lower case.
+ * @param status - the response's status code.
+ */
+export function isHopByHopIn(lower: string, status: number): boolean {
+  return HOP_BY_HOP.has(lower) && (status !== UPGRADE_REQUIRED || lower !== 'upgrade');
+}
+
+/**
  * Header names already checked, by kind: an app sends the same few names on every response, so a
  * name seen before costs a map lookup instead of a regular expression, a lower-casing and a set
  * lookup. Bounded in entries (it starts over when full, so an app making up names cannot grow it,

@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TsgiError } from '../core/errors.js';
+import { isHopByHopIn } from '../core/headers.js';
 import { HttpError, requestParams } from '../dev/params.js';
 import { FastCgiClient, type FastCgiAddress, type FastCgiResponse } from '../fastcgi/client.js';
 
@@ -27,10 +28,7 @@ export interface HttpFrontOptions {
 
 /** Idle keep-alive FastCGI connections kept for reuse; more are opened while all are busy. */
 const POOL_MAX_IDLE = 8;
-/** Connection-level response fields an app must not pass through (RFC 9110 §7.6.1), but for Upgrade in a 426 (below). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** 426 Upgrade Required must carry Upgrade (RFC 9110 §15.5.22), as nginx passes it on. */
-const UPGRADE_REQUIRED = 426;
+
 
 /** Keep-alive FastCGI connections (FCGI_KEEP_CONN, spec §5.1), one request each at a time. */
 class ConnectionPool {
@@ -141,7 +139,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, { poo
     if (response.statusText !== '') res.statusMessage = response.statusText;
     for (const [name, value] of response.headers) {
       const lower = name.toLowerCase();
-      if (!HOP_BY_HOP.has(lower) || (lower === 'upgrade' && response.status === UPGRADE_REQUIRED)) res.appendHeader(name, value);
+      // Connection-level fields are this front's own; a 426's Upgrade passes, as nginx passes it.
+      if (!isHopByHopIn(lower, response.status) && lower !== 'proxy-connection') res.appendHeader(name, value);
     }
   } catch (error) {
     client.close();
