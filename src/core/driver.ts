@@ -103,7 +103,6 @@ class ResponseState {
   readonly #sink: ResponseSink;
   readonly #isAborted: () => boolean;
   #status: string | undefined;
-  #code = 0;
   #headers: HeaderList = [];
   #headersSent = false;
   #ended = false;
@@ -135,7 +134,6 @@ class ResponseState {
     const own = copyHeaders(headers);
     const length = validateHeaders(own, code); // a decimal count when present
     this.#status = status;
-    this.#code = code;
     this.#headers = own;
     this.#bodyless = isBodyless(code, this.#environ.REQUEST_METHOD);
     this.#declaredLength = length === undefined ? undefined : Number(length);

@@ -3,7 +3,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { closeApp } from '../core/app-close.js';
 import type { App } from '../core/types.js';
-import { FastCgiConnection, type ConnectionOptions } from '../fastcgi/connection.js';
+import { FastCgiConnection } from '../fastcgi/connection.js';
+import type { ConnectionOptions } from '../fastcgi/connection-options.js';
 import { listenOn, type ListenAddress } from './listen.js';
 
 /** Options for {@link FastCgiServer}. */

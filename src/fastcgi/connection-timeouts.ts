@@ -1,5 +1,6 @@
 // Decides when a FastCGI connection's timeouts run out, from the application side: bookkeeping only, no timers.
 
+import type { AwaitedInput } from './request-input.js';
 import { RequestTable } from './request-table.js';
 
 /** The timeouts in milliseconds (0: never). */
@@ -24,12 +25,6 @@ export interface SocketState {
   /** ... and everything, FIN included, has been handed to the kernel. */
   readonly writableFinished: boolean;
 }
-
-/**
- * The input a request still waits for, named after its stream(s) (FastCGI spec §3.3), as the stall
- * line says it; undefined when it has it all (its app runs).
- */
-export type AwaitedInput = 'FCGI_PARAMS' | 'FCGI_STDIN' | 'FCGI_DATA' | 'FCGI_STDIN and FCGI_DATA' | undefined;
 
 /** The live requests, as far as timeouts care (a `RequestTable<FastCgiRequest>` fits). */
 export interface LiveRequests {

@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import type { App } from '../core/types.js';
+import type { ConnectionOptions } from './connection-options.js';
 import { ConnectionTimeouts } from './connection-timeouts.js';
 import {
   FCGI_HEADER_LEN,
@@ -11,11 +12,10 @@ import {
   ProtocolStatus,
   RecordType,
   Role,
-  recordTypeName,
 } from './constants.js';
-import { answerGetValues } from './get-values.js';
+import { answerManagementRecord, unknownTypeReply } from './management.js';
 import { RecordParser } from './parser.js';
-import { decodeBeginRequestBody, encodeEndRequestBody, encodeUnknownTypeBody, paddingFor } from './record.js';
+import { decodeBeginRequestBody, encodeEndRequestBody, paddingFor } from './record.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
 import { RequestTable } from './request-table.js';
 import { RecordWriter } from './writer.js';
@@ -41,45 +41,6 @@ const RESET_DELAY_MS = 50;
  * (see `shutdown`), in ms. Web servers send their request as soon as they have connected.
  */
 const FIRST_REQUEST_GRACE_MS = 1000;
-
-/** Settings a connection shares with its server. */
-export interface ConnectionOptions {
-  app: App;
-  /** Server log line sink (newline included). */
-  log: (line: string) => void;
-  /** Whether the app's `tsgi.errors` text also goes to `log` (it always goes out as FCGI_STDERR). */
-  echoErrors: boolean;
-  /** Advertised as FCGI_MAX_CONNS (spec §4.1). */
-  maxConns: number;
-  /** Whether requests may be multiplexed on one connection (FCGI_MPXS_CONNS, spec §4.1). */
-  multiplex: boolean;
-  /** Live requests accepted per connection when multiplexing; more get FCGI_OVERLOADED. */
-  maxRequestsPerConnection: number;
-  /** Largest PARAMS stream accepted per request, in bytes. */
-  maxParamsBytes: number;
-  /** Largest request body accepted, in bytes. */
-  maxBodyBytes: number;
-  /** Request body bytes held in memory per request before the rest goes to a temp file. */
-  bodyMemoryBytes: number;
-  /**
-   * Milliseconds a connection with no live request may stay silent before it is closed, and response
-   * bytes may wait for the web server to take any before the connection is dropped.
-   */
-  idleTimeoutMs: number;
-  /**
-   * Milliseconds a request may wait for more of its PARAMS, STDIN or (a filter's) DATA before the
-   * connection is dropped.
-   */
-  requestTimeoutMs: number;
-  /** Milliseconds the web server gets to close its side once the daemon has ended its own. */
-  lingerMs: number;
-  /** True when several daemon processes serve the same socket. */
-  multiprocess: boolean;
-  /** The app's mount point (`--script-name`), or undefined to keep the front server's split. */
-  scriptName: string | undefined;
-  /** Called each time a request ends, however it ended (a worker counts them for `--max-requests`). */
-  onRequestDone?: (() => void) | undefined;
-}
 
 /**
  * One connection from a web server (FastCGI spec §3). Requests are multiplexed by id when
@@ -306,30 +267,28 @@ export class FastCgiConnection implements RequestHost {
       case RecordType.FCGI_PARAMS:
         if (request === undefined) return;
         this.#timeouts.fed(id);
-        request.params(content);
+        request.input.params(content);
         return;
       case RecordType.FCGI_STDIN:
         if (request === undefined) return;
         // Dropped, and no progress, where the request takes no STDIN: an authorizer gets no body
         // (spec §6.3), and a stream ends at its empty record (spec §3.3) however a filter's DATA goes.
-        if (request.takesStdin) this.#timeouts.fed(id);
-        request.stdin(content);
+        if (request.input.takesStdin) this.#timeouts.fed(id);
+        request.input.stdin(content);
         return;
       case RecordType.FCGI_DATA:
         if (request === undefined) return;
         // Only a filter takes FCGI_DATA (spec §6.4), and only until its empty record; else dropped.
-        if (request.takesData) this.#timeouts.fed(id);
-        request.data(content);
+        if (request.input.takesData) this.#timeouts.fed(id);
+        request.input.data(content);
         return;
       case RecordType.FCGI_ABORT_REQUEST:
         request?.abortRequest();
         return;
-      default:
-        if (type >= RecordType.FCGI_BEGIN_REQUEST && type <= RecordType.FCGI_UNKNOWN_TYPE) {
-          throw new ProtocolError('FCGI_UNEXPECTED_RECORD', `fastcgi: unexpected ${recordTypeName(type)} from the web server`);
-        }
-        // Spec §4.2: answer record types we do not know with FCGI_UNKNOWN_TYPE.
-        this.#reply(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
+      default: {
+        const reply = unknownTypeReply(type);
+        this.#reply(reply.type, FCGI_NULL_REQUEST_ID, reply.content);
+      }
     }
   }
 
@@ -381,15 +340,8 @@ export class FastCgiConnection implements RequestHost {
   }
 
   #onManagementRecord(type: number, content: Uint8Array): void {
-    if (type !== RecordType.FCGI_GET_VALUES) {
-      if (type >= RecordType.FCGI_BEGIN_REQUEST && type <= RecordType.FCGI_DATA) {
-        throw new ProtocolError('FCGI_NULL_REQUEST_ID', `fastcgi: ${recordTypeName(type)} with request id 0`);
-      }
-      this.#reply(RecordType.FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, encodeUnknownTypeBody(type));
-      return;
-    }
-    // Spec §4.1: from the configuration in force.
-    this.#reply(RecordType.FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, answerGetValues(content, this.#options));
+    const reply = answerManagementRecord(type, content, this.#options);
+    this.#reply(reply.type, FCGI_NULL_REQUEST_ID, reply.content);
   }
 
   #onEnd(): void {

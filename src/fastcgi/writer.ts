@@ -1,6 +1,6 @@
 // Turns streams and discrete records into FastCGI bytes with coalesced writes, for either side.
 import { FCGI_HEADER_LEN, MAX_RECORD_CONTENT, RecordType } from './constants.js';
-import { encodeEndRequestBody, encodeHeader, encodeRecord, paddingFor } from './record.js';
+import { encodeEndRequestBody, encodeHeader, paddingFor } from './record.js';
 
 /**
  * Where records go: a `net.Socket` fits. `write` returns false when the sink's buffer is full

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpFront, type HttpFrontOptions } from '../../src/daemon/http-front.js';
-import { startFakeResponder, type FakeHandler, type FakeResponder } from '../fastcgi/fake-responder.js';
+import { startFakeResponder, type FakeHandler } from '../fastcgi/fake-responder.js';
 
 interface Reply {
   status: number;

@@ -1,7 +1,8 @@
 // Tests the connection's timeout bookkeeping with made-up clocks and socket states: no sockets, no timers.
 
 import { describe, expect, it } from 'vitest';
-import { ConnectionTimeouts, type AwaitedInput, type LiveRequests, type SocketState } from '../../src/fastcgi/connection-timeouts.js';
+import { ConnectionTimeouts, type LiveRequests, type SocketState } from '../../src/fastcgi/connection-timeouts.js';
+import type { AwaitedInput } from '../../src/fastcgi/request-input.js';
 
 const LIMITS = { idleTimeoutMs: 1000, requestTimeoutMs: 500, lingerMs: 200 };
 const open: SocketState = { writableLength: 0, writableEnded: false, writableFinished: false };
