@@ -4,6 +4,7 @@
 //   node bench/connection.mjs --count 20000 --rounds 3 --cases hello
 //   node bench/connection.mjs --cases express --count 20000   Express 5 through the node:http adapter
 //   node bench/connection.mjs --cases upload --count 2000     POST /upload of 1 MiB, as nginx sends it
+//   node bench/connection.mjs --cases express-upload --count 2000   the same upload, Express through the adapter
 //   node bench/connection.mjs --src /tmp/before/src     the same for another checkout's sources
 //
 // Bundles bench/lib/connection-entry.ts (esbuild, from src/: no build of dist/ needed) and runs it
@@ -23,10 +24,11 @@ import { BENCH, REPO } from './lib/paths.mjs';
 
 const USAGE = `Usage: node bench/connection.mjs [--cases hello,64k] [--count N] [--rounds N] [--src DIR]
 
-  --cases LIST   hello, 64k, upload and/or express (default hello,64k); upload: POST of 1 MiB in
-                 32 KiB FCGI_STDIN records, one 64 KiB read per event-loop turn (use a smaller
-                 --count, e.g. 2000); express: GET /hello from bench/apps/express-app.mjs
-                 through the node:http adapter
+  --cases LIST   hello, 64k, upload, express and/or express-upload (default hello,64k);
+                 upload: POST of 1 MiB in 32 KiB FCGI_STDIN records, one 64 KiB read per
+                 event-loop turn (use a smaller --count, e.g. 2000); express: GET /hello from
+                 bench/apps/express-app.mjs through the node:http adapter; express-upload: that
+                 app's POST /upload of the same 1 MiB through the adapter
   --count N      requests per round (default 100000; as many again warm up first)
   --rounds N     measured rounds (default 7)
   --src DIR      the src/ tree to measure (default this repository's)

@@ -105,12 +105,14 @@ const [caseId = 'hello', countText = '100000', roundsText = '7', expressApp] = p
 const count = Number(countText);
 const rounds = Number(roundsText);
 const bytes = requestBytes(caseId === '64k' ? '/64k' : '/hello');
-const uploads = caseId === 'upload' ? uploadReads(UPLOAD_BYTES) : [];
+const uploading = caseId === 'upload' || caseId === 'express-upload';
+const uploads = uploading ? uploadReads(UPLOAD_BYTES) : [];
 const socket = new MemorySocket();
 // "express": GET /hello from bench/apps/express-app.mjs through the node:http adapter (its path is
-// the fourth argument, imported at run time so that express resolves from the repository).
+// the fourth argument, imported at run time so that express resolves from the repository);
+// "express-upload": its POST /upload, the upload above.
 const hosted: App =
-  caseId === 'express' ? fromNodeHttp(((await import(expressApp as string)) as { default: NodeListener }).default) : app;
+  caseId.startsWith('express') ? fromNodeHttp(((await import(expressApp as string)) as { default: NodeListener }).default) : app;
 new FastCgiConnection(socket as never, 1, {
   app: hosted,
   log: (line) => process.stderr.write(line),
@@ -129,7 +131,7 @@ new FastCgiConnection(socket as never, 1, {
 });
 
 function oneRequest(): Promise<void> {
-  if (caseId === 'upload') return oneUpload();
+  if (uploading) return oneUpload();
   return new Promise((resolve) => {
     socket.onWrite = resolve;
     // A fresh chunk with its own ArrayBuffer of exactly its length, as a socket read gives (not a
@@ -164,7 +166,7 @@ async function main(): Promise<void> {
     cpu.push((used.user + used.system) / count);
   }
   process.stdout.write('tsgi-bench: done\n');
-  const answer = caseId === '64k' ? BIG : caseId === 'upload' ? Buffer.from(`${UPLOAD_BYTES}\n`) : HELLO;
+  const answer = caseId === '64k' ? BIG : uploading ? Buffer.from(`${UPLOAD_BYTES}\n`) : HELLO;
   const expected = answer.byteLength * count * (rounds + 1); // a lower bound
   if (socket.bytesWritten < expected) throw new Error(`bench: only ${socket.bytesWritten} bytes answered`);
   process.stdout.write(`tsgi-bench: ${JSON.stringify({ caseId, count, rounds, cpuUsPerRequest: cpu })}\n`);
