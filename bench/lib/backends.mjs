@@ -74,6 +74,22 @@ export const VARIANTS = [
     ready: /bench: node-fastcgi listening on/,
   },
   {
+    id: 'fastcgi-floor',
+    label: 'the floor: a bare Node FastCGI responder (framing only, prebuilt answers; bench/apps/fastcgi-floor.mjs), keepalive 32 + keep_conn',
+    protocol: 'fastcgi',
+    keepAlive: true,
+    command: (port, nodeArgs = []) => [...nodeArgs, join(APPS, 'fastcgi-floor.mjs'), '--listen', `127.0.0.1:${port}`],
+    ready: /bench: fastcgi-floor listening on/,
+  },
+  {
+    id: 'fastcgi-floor-nokeep',
+    label: 'the same floor, a connection per request',
+    protocol: 'fastcgi',
+    keepAlive: false,
+    command: (port, nodeArgs = []) => [...nodeArgs, join(APPS, 'fastcgi-floor.mjs'), '--listen', `127.0.0.1:${port}`],
+    ready: /bench: fastcgi-floor listening on/,
+  },
+  {
     id: 'tsgi-express',
     label: 'the Express app in the tsgi daemon (node:http adapter), fastcgi_pass, keepalive 32 + keep_conn',
     protocol: 'fastcgi',
@@ -139,6 +155,9 @@ export const RATIOS = [
   ['tsgi', 'tsgi-nokeep'],
   ['tsgi-workers', 'tsgi'],
   ['tsgi-express', 'express-http'],
+  ['tsgi', 'fastcgi-floor'],
+  ['tsgi-nokeep', 'fastcgi-floor-nokeep'],
+  ['fastcgi-floor', 'node-http'],
 ];
 
 /**

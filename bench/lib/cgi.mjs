@@ -36,6 +36,8 @@ export function cgiRows() {
     // does (README "CGI under Apache"); this row shows what a request pays without it.
     { id: 'tsgi cgi, no compile cache', args: [CLI, 'cgi', join(APPS, 'tsgi-app.mjs')], env: { TSGI_NO_COMPILE_CACHE: '1' }, expect: 'Hello, world!\n' },
     { id: 'tsgi cgi tsgi-app.mjs', args: [CLI, 'cgi', join(APPS, 'tsgi-app.mjs')], expect: 'Hello, world!\n' },
+    // The same GET /hello as a CommonJS app: require()d, without Node's ES module machinery.
+    { id: 'tsgi cgi tsgi-app.cjs', args: [CLI, 'cgi', join(APPS, 'tsgi-app.cjs')], expect: 'Hello, world!\n' },
     { id: 'tsgi cgi tsgi-express-app.mjs', args: [CLI, 'cgi', join(APPS, 'tsgi-express-app.mjs')], expect: 'Hello, world!\n' },
   ];
 }
