@@ -50,7 +50,8 @@ export function answerGetValues(content: Uint8Array, limits: GetValuesLimits): U
 
 /**
  * The answer to a management record (request id 0, spec §4): FCGI_GET_VALUES gets its result
- * (see {@link answerGetValues}); a type tsgi does not know gets FCGI_UNKNOWN_TYPE (§4.2).
+ * (see {@link answerGetValues}); any other type that is not a request's gets FCGI_UNKNOWN_TYPE
+ * (§4.2), FCGI_GET_VALUES_RESULT and FCGI_UNKNOWN_TYPE included.
  * @param type - the record's type.
  * @param content - the record's content.
  * @throws {ProtocolError} `FCGI_NULL_REQUEST_ID` for a request's record type (BEGIN_REQUEST to
@@ -63,7 +64,9 @@ export function answerManagementRecord(type: number, content: Uint8Array, limits
   if (type >= RecordType.FCGI_BEGIN_REQUEST && type <= RecordType.FCGI_DATA) {
     throw new ProtocolError('FCGI_NULL_REQUEST_ID', `fastcgi: ${recordTypeName(type)} with request id 0`);
   }
-  return unknownTypeReply(type);
+  // FCGI_GET_VALUES_RESULT and FCGI_UNKNOWN_TYPE included: answers an application sends, which a
+  // web server has no business sending; answered, not fatal, on the management id.
+  return { type: RecordType.FCGI_UNKNOWN_TYPE, content: encodeUnknownTypeBody(type) };
 }
 
 /**

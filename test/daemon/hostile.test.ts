@@ -117,6 +117,15 @@ describe('hostile FastCGI input, one named case each', () => {
     expect(result.closedByServer).toBe(false);
   });
 
+  it.each([RecordType.FCGI_GET_VALUES_RESULT, RecordType.FCGI_UNKNOWN_TYPE])(
+    'answers an application-only type (%i) on the management id with FCGI_UNKNOWN_TYPE and keeps the connection',
+    async (type) => {
+      const result = await send(encodeRecord(type, 0, new Uint8Array(8)));
+      expect(result.records[0]?.type).toBe(RecordType.FCGI_UNKNOWN_TYPE);
+      expect(result.closedByServer).toBe(false);
+    },
+  );
+
   it('ignores records for a request id that was never begun', async () => {
     const result = await send(Buffer.concat([
       encodeRecord(RecordType.FCGI_PARAMS, 9, encodeParams([['A', 'b']])),

@@ -47,6 +47,15 @@ describe('answerManagementRecord', () => {
     expect([...reply.content]).toEqual([200, 0, 0, 0, 0, 0, 0, 0]);
   });
 
+  it.each([RecordType.FCGI_GET_VALUES_RESULT, RecordType.FCGI_UNKNOWN_TYPE])(
+    'answers type %i, which only an application sends, with FCGI_UNKNOWN_TYPE rather than failing',
+    (type) => {
+      const reply = answerManagementRecord(type, new Uint8Array(0), limits);
+      expect(reply.type).toBe(RecordType.FCGI_UNKNOWN_TYPE);
+      expect(reply.content[0]).toBe(type);
+    },
+  );
+
   it("refuses a request's record type on request id 0", () => {
     for (const type of [RecordType.FCGI_BEGIN_REQUEST, RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA]) {
       expect(() => answerManagementRecord(type, new Uint8Array(8), limits)).toThrow(
@@ -63,7 +72,13 @@ describe('unknownTypeReply', () => {
   });
 
   it('refuses types a web server never sends to an application', () => {
-    for (const type of [RecordType.FCGI_END_REQUEST, RecordType.FCGI_STDOUT, RecordType.FCGI_GET_VALUES_RESULT, RecordType.FCGI_UNKNOWN_TYPE]) {
+    for (const type of [
+      RecordType.FCGI_END_REQUEST,
+      RecordType.FCGI_STDOUT,
+      RecordType.FCGI_GET_VALUES,
+      RecordType.FCGI_GET_VALUES_RESULT,
+      RecordType.FCGI_UNKNOWN_TYPE,
+    ]) {
       expect(() => unknownTypeReply(type)).toThrow(expect.objectContaining({ code: 'FCGI_UNEXPECTED_RECORD' }));
     }
   });

@@ -47,11 +47,10 @@ describe('RequestInput', () => {
     expect(input.awaiting).toBe('FCGI_STDIN');
   });
 
-  it('refuses params past maxParamsBytes, and params after their end', () => {
+  it('refuses params past maxParamsBytes, counted across records, and params after their end', () => {
     const big = owned();
-    expect(() => big.input.params(new Uint8Array(LIMITS.maxParamsBytes + 1))).toThrow(
-      expect.objectContaining({ code: 'FCGI_PARAMS_TOO_LARGE' }),
-    );
+    big.input.params(new Uint8Array(600));
+    expect(() => big.input.params(new Uint8Array(600))).toThrow(expect.objectContaining({ code: 'FCGI_PARAMS_TOO_LARGE' }));
     const { input } = owned();
     input.params(EMPTY);
     expect(() => input.params(encodeParams([['A', 'b']]))).toThrow(expect.objectContaining({ code: 'FCGI_BAD_PARAMS' }));
@@ -87,7 +86,29 @@ describe('RequestInput', () => {
     expect(events).toEqual(['params']);
   });
 
-  it("waits for a filter's FCGI_STDIN and FCGI_DATA in either order (spec §6.4)", async () => {
+  it("waits for a filter's FCGI_DATA after its FCGI_STDIN ended, and the other way round (spec §6.4)", async () => {
+    const { input, events } = owned(Role.FCGI_FILTER);
+    input.params(EMPTY);
+    input.makeData(['FCGI_DATA_LENGTH', '0']);
+    input.makeInput(0);
+    input.stdin(EMPTY);
+    expect(input.awaiting).toBe('FCGI_DATA');
+    expect(input.takesData).toBe(true);
+    input.data(EMPTY);
+    expect(input.awaiting).toBeUndefined();
+    expect(events).toEqual(['params', 'bodies']);
+  });
+
+  it("fails a filter's fastcgi.data that ends short of FCGI_DATA_LENGTH", async () => {
+    const { input } = owned(Role.FCGI_FILTER);
+    input.params(EMPTY);
+    const data = input.makeData(['FCGI_DATA_LENGTH', '10']);
+    input.data(Buffer.from('file'));
+    input.data(EMPTY);
+    await expect(text(data)).rejects.toThrow('ended after 4 of 10 bytes');
+  });
+
+  it("waits for both of a filter's streams, FCGI_DATA ending first (spec §6.4)", async () => {
     const { input, events } = owned(Role.FCGI_FILTER);
     input.params(EMPTY);
     expect(input.awaiting).toBe('FCGI_STDIN and FCGI_DATA');
