@@ -7,7 +7,13 @@
 // It frames records (FastCGI spec §3.3) without checking them, picks the route by looking for the
 // path in the PARAMS bytes, never decodes a pair, makes no environ and runs no app, counts an
 // upload's FCGI_STDIN bytes without keeping them, and answers GETs with records built once per
-// request id. The bytes on the wire match tsgi's for the benchmark's routes (bench/apps/tsgi-app.mjs).
+// request id. It ignores backpressure (nginx reads what it is sent). The responses are tsgi's for
+// the benchmark's routes (bench/apps/tsgi-app.mjs), framed in as few records as fit: tsgi puts the
+// head of a 64 KiB body in a record of its own, one 8-byte header more.
+//
+// It does less than any real responder must (no pair decoded, nothing validated), so it bounds
+// from one side only: what the floor cannot reach, no Node FastCGI backend can on the same machine;
+// what it does reach, a real one may still not.
 
 import { createServer } from 'node:net';
 import { exitOnSignals, listenAddress } from './node-handler.mjs';
@@ -43,6 +49,9 @@ const ROUTES = [
   { path: Buffer.from('/upload'), upload: true },
 ];
 const MISSING = { status: '404 Not Found', type: TEXT_PLAIN, body: NOT_FOUND };
+/** PARAMS bytes kept from one piece to the next: one less than the longest path. */
+const CARRY_BYTES = Math.max(...ROUTES.map((route) => route.path.byteLength)) - 1;
+const EMPTY = Buffer.alloc(0);
 /** Prebuilt answers by route and request id (nginx uses id 1 on every connection). */
 const built = new Map();
 
@@ -64,9 +73,13 @@ function serve(socket) {
   let id = 0;
   let contentLeft = 0;
   let paddingLeft = 0;
+  /** Bytes of the current record's content already seen (a record's content may span reads). */
+  let contentAt = 0;
   let keepConn = true;
   let route = MISSING;
   let uploaded = 0;
+  /** The end of the PARAMS bytes seen so far, for a path cut by a read or a record boundary. */
+  let carry = EMPTY;
   socket.on('data', (chunk) => {
     let at = 0;
     while (at < chunk.byteLength) {
@@ -80,6 +93,7 @@ function serve(socket) {
         type = head[1];
         id = (head[2] << 8) | head[3];
         contentLeft = (head[4] << 8) | head[5];
+        contentAt = 0;
         paddingLeft = head[6];
         if (contentLeft === 0) {
           if (type === STDIN) {
@@ -93,15 +107,22 @@ function serve(socket) {
         const take = Math.min(contentLeft, chunk.byteLength - at);
         const content = chunk.subarray(at, at + take);
         if (type === BEGIN_REQUEST) {
-          keepConn = (content[2] & 1) === 1; // a BEGIN_REQUEST body is 8 bytes: whole in practice
-          route = MISSING;
-          uploaded = 0;
+          if (contentAt === 0) {
+            route = MISSING;
+            uploaded = 0;
+            carry = EMPTY;
+          }
+          // The flags are byte 2 of the body (spec §5.1), in whichever piece holds it.
+          if (contentAt <= 2 && contentAt + take > 2) keepConn = (content[2 - contentAt] & 1) === 1;
         } else if (type === PARAMS) {
           // The route's path in the pairs' bytes (nginx sends it in REQUEST_URI and PATH_INFO).
-          for (const candidate of ROUTES) if (content.indexOf(candidate.path) >= 0) route = candidate;
+          const hay = carry.byteLength === 0 ? content : Buffer.concat([carry, content]);
+          for (const candidate of ROUTES) if (hay.indexOf(candidate.path) >= 0) route = candidate;
+          carry = Buffer.from(hay.subarray(Math.max(0, hay.byteLength - CARRY_BYTES)));
         } else if (type === STDIN) {
           uploaded += take;
         }
+        contentAt += take;
         contentLeft -= take;
         at += take;
         continue;

@@ -84,6 +84,8 @@ class MemorySocket extends EventEmitter {
   writableNeedDrain = false;
   writableEnded = false;
   bytesWritten = 0;
+  /** When set, every chunk written is kept here too (the final check, outside the measured rounds). */
+  captured: Uint8Array[] | undefined;
   onWrite: (() => void) | undefined;
   setNoDelay(): void {}
   cork(): void {}
@@ -94,6 +96,7 @@ class MemorySocket extends EventEmitter {
   destroy(): void {}
   write(chunk: Uint8Array): boolean {
     this.bytesWritten += chunk.byteLength;
+    this.captured?.push(Buffer.from(chunk));
     const done = this.onWrite;
     this.onWrite = undefined;
     done?.();
@@ -169,6 +172,19 @@ async function main(): Promise<void> {
   const answer = caseId === '64k' ? BIG : uploading ? Buffer.from(`${UPLOAD_BYTES}\n`) : HELLO;
   const expected = answer.byteLength * count * (rounds + 1); // a lower bound
   if (socket.bytesWritten < expected) throw new Error(`bench: only ${socket.bytesWritten} bytes answered`);
+  // One more request, its response kept: the right answer (an app's 404 or 500 would pass the count).
+  socket.captured = [];
+  await oneRequest();
+  const written = Buffer.concat(socket.captured);
+  socket.captured = undefined;
+  // A 64 KiB body spans two STDOUT records (a record header inside it): its head says enough.
+  const right =
+    written.includes('Status: 200') &&
+    written.includes(`Content-Length: ${answer.byteLength}\r\n`) &&
+    (answer === BIG || written.includes(answer));
+  if (!right) {
+    throw new Error(`bench: the ${caseId} answer is not the expected one: ${JSON.stringify(written.subarray(8, 120).toString('latin1'))}`);
+  }
   process.stdout.write(`tsgi-bench: ${JSON.stringify({ caseId, count, rounds, cpuUsPerRequest: cpu })}\n`);
 }
 
