@@ -5,30 +5,16 @@ import { ProtocolError, RequestAbortedError } from '../core/errors.js';
 import type { App } from '../core/types.js';
 import type { ConnectionOptions } from './connection-options.js';
 import { ConnectionTimeouts } from './connection-timeouts.js';
-import {
-  FCGI_HEADER_LEN,
-  FCGI_KEEP_CONN,
-  FCGI_NULL_REQUEST_ID,
-  ProtocolStatus,
-  RecordType,
-  Role,
-} from './constants.js';
-import { answerManagementRecord, unknownTypeReply } from './management.js';
+import { FCGI_KEEP_CONN, FCGI_NULL_REQUEST_ID, RecordType } from './constants.js';
 import { RecordParser } from './parser.js';
-import { decodeBeginRequestBody, encodeEndRequestBody, paddingFor } from './record.js';
+import { decodeBeginRequestBody } from './record.js';
+import { Replies, refusalFor } from './replies.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
 import { RequestTable } from './request-table.js';
 import { RecordWriter } from './writer.js';
 
 /** Stream records from the web server, handed on piece by piece (see RecordParserOptions). */
 const STREAM_TYPES_IN: readonly number[] = [RecordType.FCGI_PARAMS, RecordType.FCGI_STDIN, RecordType.FCGI_DATA];
-
-/**
- * Bytes of the daemon's own replies (FCGI_UNKNOWN_TYPE, FCGI_GET_VALUES_RESULT, refusals) that may
- * pile up while the web server reads nothing; past this its connection is closed. A front server
- * that reads gets each turn's replies off the socket before the next read, so it never comes close.
- */
-const REPLY_BACKLOG_LIMIT_BYTES = 64 * 1024;
 
 /**
  * Milliseconds between sending the last bytes of a response being cut off and resetting the
@@ -74,8 +60,8 @@ export class FastCgiConnection implements RequestHost {
   #fresh = true;
   readonly #timeouts: ConnectionTimeouts;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
-  /** Reply bytes queued since the socket last wanted a 'drain' (see `#reply`). */
-  #replyBacklog = 0;
+  /** The records the connection sends on its own (refusals, answers), bounded. */
+  readonly #replies: Replies;
   readonly #closedPromise: Promise<void>;
 
   constructor(socket: Socket, connectionId: number, options: ConnectionOptions) {
@@ -91,6 +77,7 @@ export class FastCgiConnection implements RequestHost {
     this.#options = options;
     this.#timeouts = new ConnectionTimeouts(options, Date.now());
     this.writer = new RecordWriter(socket);
+    this.#replies = new Replies(this.writer, socket, options);
     // Stream records are handed on in pieces as they arrive: a 32 KiB STDIN record that spans two
     // socket reads is not copied (142 µs per 1 MiB upload before: docs/performance.md).
     this.#parser = new RecordParser((type, id, content) => this.#onRecord(type, id, content), {
@@ -99,7 +86,7 @@ export class FastCgiConnection implements RequestHost {
     if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
-      this.#replyBacklog = 0;
+      this.#replies.drained();
       this.#timeouts.drained();
       this.#settleDrain(false);
     });
@@ -251,7 +238,7 @@ export class FastCgiConnection implements RequestHost {
 
   #onRecord(type: number, id: number, content: Uint8Array): void {
     if (id === FCGI_NULL_REQUEST_ID) {
-      this.#onManagementRecord(type, content);
+      this.#replies.management(type, content);
       return;
     }
     if (type === RecordType.FCGI_BEGIN_REQUEST) {
@@ -285,10 +272,8 @@ export class FastCgiConnection implements RequestHost {
       case RecordType.FCGI_ABORT_REQUEST:
         request?.abortRequest();
         return;
-      default: {
-        const reply = unknownTypeReply(type);
-        this.#reply(reply.type, FCGI_NULL_REQUEST_ID, reply.content);
-      }
+      default:
+        this.#replies.unknownType(type);
     }
   }
 
@@ -297,51 +282,14 @@ export class FastCgiConnection implements RequestHost {
     if (this.#requests.has(id)) {
       throw new ProtocolError('FCGI_DUPLICATE_REQUEST', `fastcgi: FCGI_BEGIN_REQUEST for live request ${id}`);
     }
-    if (this.#requests.size > 0 && !this.#options.multiplex) {
-      this.#refuse(id, ProtocolStatus.FCGI_CANT_MPX_CONN);
-      return;
-    }
-    if ((this.#closing && !this.#fresh) || this.#requests.size >= this.#options.maxRequestsPerConnection) {
-      this.#refuse(id, ProtocolStatus.FCGI_OVERLOADED);
-      return;
-    }
-    if (role !== Role.FCGI_RESPONDER && role !== Role.FCGI_AUTHORIZER && role !== Role.FCGI_FILTER) {
-      this.#refuse(id, ProtocolStatus.FCGI_UNKNOWN_ROLE);
+    const refusal = refusalFor(role, this.#requests.size, this.#options, this.#closing && !this.#fresh);
+    if (refusal !== undefined) {
+      this.#replies.refuse(id, refusal);
       return;
     }
     this.#requests.set(id, new FastCgiRequest(this, id, role, (flags & FCGI_KEEP_CONN) !== 0));
     this.#timeouts.fed(id);
     this.#fresh = false;
-  }
-
-  #refuse(id: number, protocolStatus: number): void {
-    this.#reply(RecordType.FCGI_END_REQUEST, id, encodeEndRequestBody(0, protocolStatus));
-  }
-
-  /**
-   * Queues a record the daemon sends on its own, in answer to a record (not app output, which
-   * waits for 'drain'). Reads are never paused (bodies must keep flowing, see request.ts), so a web
-   * server that sends records which each call for a reply and reads nothing could make the daemon
-   * queue without bound: the bytes queued while the socket wants a 'drain' are counted, and past
-   * REPLY_BACKLOG_LIMIT_BYTES the connection is closed.
-   * @throws {ProtocolError} code `FCGI_REPLY_BACKLOG` past the limit (`#onData` closes the connection).
-   */
-  #reply(type: number, id: number, content: Uint8Array): void {
-    if (this.#socket.writableNeedDrain) {
-      this.#replyBacklog += FCGI_HEADER_LEN + content.byteLength + paddingFor(content.byteLength);
-      if (this.#replyBacklog > REPLY_BACKLOG_LIMIT_BYTES) {
-        throw new ProtocolError(
-          'FCGI_REPLY_BACKLOG',
-          `fastcgi: the web server reads none of the replies to its records (over ${REPLY_BACKLOG_LIMIT_BYTES} bytes waiting)`,
-        );
-      }
-    }
-    this.writer.record(type, id, content);
-  }
-
-  #onManagementRecord(type: number, content: Uint8Array): void {
-    const reply = answerManagementRecord(type, content, this.#options);
-    this.#reply(reply.type, FCGI_NULL_REQUEST_ID, reply.content);
   }
 
   #onEnd(): void {
