@@ -13,6 +13,7 @@ export { FastCgiClient, type FastCgiResponse, type FastCgiRequestOptions } from 
 export { TestClient, type TestResponse } from './testing/client.js';
 export { makeEnviron, requestParams, type TestRequest, type BuiltEnviron } from './testing/environ-builder.js';
 export { fromFetch, toFetch, type FetchHandler, type ToFetchOptions } from './adapters/fetch.js';
-export { fromNodeHttp, nodeListenerOf, environOf, type NodeListener, type NodeHttpOptions } from './adapters/node-http.js';
+export { fromNodeHttp, environOf, type NodeListener, type NodeHttpOptions } from './adapters/node-http.js';
+export { nodeListenerOf } from './adapters/node-target.js';
 export { toApp, detectApp, type AppType, type DetectedApp } from './adapters/detect.js';
 export { startDevServer, type DevServerOptions, type DevServer } from './dev/server.js';

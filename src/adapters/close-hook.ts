@@ -2,7 +2,7 @@
 
 import type { Server } from 'node:http';
 import type { App } from '../core/types.js';
-import type { NodeTarget } from './node-http.js';
+import type { NodeTarget } from './node-target.js';
 
 /** An app's shutdown hook (docs/spec.md "Closing the app"). */
 export type CloseHook = () => Promise<void>;

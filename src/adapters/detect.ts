@@ -4,7 +4,8 @@ import { TsgiError } from '../core/errors.js';
 import type { App } from '../core/types.js';
 import { closeHookOf, withCloseHook } from './close-hook.js';
 import { fromFetch, type FetchHandler } from './fetch.js';
-import { fromNodeHttp, nodeListenerOf } from './node-http.js';
+import { fromNodeHttp } from './node-http.js';
+import { nodeListenerOf } from './node-target.js';
 
 /** The three shapes an app can have; `--type` on the command line names one to skip detection. */
 export type AppType = 'tsgi' | 'fetch' | 'node';
