@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { fromFetch } from '../../src/adapters/fetch.js';
 import type { HeaderList } from '../../src/core/types.js';
 import { TestClient } from '../../src/testing/client.js';
-import { drive, environFor, gate } from './helpers.js';
+import { drive, environFor, gate, pulledStream } from './helpers.js';
 
 const encoder = new TextEncoder();
 
@@ -131,27 +131,13 @@ describe('fromFetch: a body that yields later is streamed without a length, neve
   });
 
   it('reads ahead a bounded amount of a stream that never waits, and streams the rest without a length', async () => {
-    let pulls = 0;
     const total = 4096;
-    const app = fromFetch(
-      () =>
-        new Response(
-          new ReadableStream<Uint8Array>(
-            {
-              pull(controller) {
-                pulls++;
-                controller.enqueue(new Uint8Array(1024).fill(pulls & 0xff));
-                if (pulls === total) controller.close();
-              },
-            },
-            { highWaterMark: 0 },
-          ),
-        ),
-    );
+    const body = pulledStream(total);
+    const app = fromFetch(() => new Response(body.stream));
     let pullsAtFirstWrite = -1;
     const res = await drive(app, environFor({ url: '/' }).environ, {
       onWrite: (_chunk, index) => {
-        if (index === 0) pullsAtFirstWrite = pulls;
+        if (index === 0) pullsAtFirstWrite = body.pulls();
       },
     });
     expect(pullsAtFirstWrite).toBeGreaterThan(1); // read ahead, but

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { fromFetch } from '../../src/adapters/fetch.js';
 import type { Environ } from '../../src/core/types.js';
 import { TestClient } from '../../src/testing/client.js';
-import { PullInput, binary, drive, environFor, gate } from './helpers.js';
+import { PullInput, binary, drive, environFor, gate, pulledStream } from './helpers.js';
 
 describe('fromFetch: the Request', () => {
   it('rebuilds the URL, method and headers from the environ (docs/spec.md "URL reconstruction")', async () => {
@@ -189,29 +189,15 @@ describe('fromFetch: the Response', () => {
   it('pulls the Response body at the server\'s pace: one read per chunk, none while the transport is behind', async () => {
     // More than the adapter reads ahead to learn a length (64 KiB), so most of it is pulled chunk by chunk.
     const total = 200;
-    let pulls = 0;
-    const app = fromFetch(
-      () =>
-        new Response(
-          new ReadableStream<Uint8Array>(
-            {
-              pull(controller) {
-                pulls++;
-                controller.enqueue(new Uint8Array(1024));
-                if (pulls === total) controller.close();
-              },
-            },
-            { highWaterMark: 0 },
-          ),
-        ),
-    );
+    const body = pulledStream(total);
+    const app = fromFetch(() => new Response(body.stream));
     const seen: Array<[before: number, after: number]> = [];
     const res = await drive(app, environFor({ url: '/' }).environ, {
       writeReturns: () => false, // the transport is behind after every chunk
       drain: async () => {
-        const before = pulls;
+        const before = body.pulls();
         await new Promise((resolve) => setImmediate(resolve));
-        seen.push([before, pulls]);
+        seen.push([before, body.pulls()]);
       },
     });
     expect(seen.length).toBe(total);

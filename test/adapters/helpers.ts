@@ -157,3 +157,22 @@ export function binary(size: number): Buffer {
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >>> 8)) & 0xff;
   return bytes;
 }
+
+/**
+ * A byte stream of `total` chunks of 1 KiB that makes each chunk only when read (highWaterMark 0),
+ * chunk n (from 1) filled with `n & 0xff`; `pulls()` says how many were made so far.
+ */
+export function pulledStream(total: number): { stream: ReadableStream<Uint8Array>; pulls(): number } {
+  let pulls = 0;
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        pulls++;
+        controller.enqueue(new Uint8Array(1024).fill(pulls & 0xff));
+        if (pulls === total) controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { stream, pulls: () => pulls };
+}
