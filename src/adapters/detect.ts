@@ -1,6 +1,7 @@
 // Tells what kind of app a module exported (TSGI, fetch-style, node:http) and adapts it, from the loader's side.
 
 import { TsgiError } from '../core/errors.js';
+import { isThenable } from '../core/thenable.js';
 import type { App } from '../core/types.js';
 import { closeHookOf, withCloseHook } from './close-hook.js';
 import { fromFetch, type FetchHandler } from './fetch.js';
@@ -165,14 +166,6 @@ function fetchHandlerOf(value: unknown, label: string): FetchHandler {
 
 function loadError(message: string): TsgiError {
   return new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${message}`);
-}
-
-function isThenable(value: unknown): boolean {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function constructorName(value: unknown): string | undefined {

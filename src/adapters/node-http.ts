@@ -3,6 +3,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { TsgiError } from '../core/errors.js';
 import { isToken } from '../core/headers.js';
+import { isThenable } from '../core/thenable.js';
 import type { App, Environ, HeaderList } from '../core/types.js';
 import { isFieldValue, requestHost } from './environ-request.js';
 import { ExchangeSocket } from './node-socket.js';
@@ -294,10 +295,3 @@ function dispatch(listener: NodeListener, req: IncomingMessage, res: ServerRespo
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}

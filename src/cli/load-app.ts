@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { types } from 'node:util';
 import type { AppType } from '../adapters/detect.js';
+import { isOutsideNode } from '../core/describe.js';
 import { TsgiError } from '../core/errors.js';
 import type { App } from '../core/types.js';
 
@@ -22,8 +23,9 @@ import type { App } from '../core/types.js';
  */
 export async function loadApp(spec: string, type?: AppType, cwd = process.cwd(), options: LoadOptions = {}): Promise<App> {
   const { file, exportName } = parseAppSpec(spec, cwd);
-  if (!existsSync(file)) throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} does not exist`);
-  if (!statSync(file).isFile()) {
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (stat === undefined) throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} does not exist`);
+  if (!stat.isFile()) {
     throw new TsgiError('TSGI_LOAD_APP', `tsgi: cannot load app: ${file} is not a file; name the app's module, e.g. ${join(file, 'app.mjs')}`);
   }
   let module: Record<string, unknown>;
@@ -79,18 +81,24 @@ export interface LoadOptions {
   boot?: boolean;
   /**
    * Loads an ES module by its file URL, where `require()` cannot: the caller's `import()`. Default:
-   * this module's own. The CGI entry passes the bin's (src/cli/bin.ts): its bundle is compiled by vm,
-   * where `import()` is unavailable.
+   * this module's own, which works where this module is built as an ES module (the daemon and dev
+   * chunks). In dist/cli-core.cjs, compiled by vm with `import()` lowered to `require()`, the
+   * default cannot load a file URL: callers there must pass one, as the CGI entry passes the bin's
+   * (src/cli/bin.ts).
    */
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
 const nativeImport = (specifier: string): Promise<unknown> => import(specifier);
 
-
-/** Where this module's code is (dist/ when built): its frames are tsgi's, not the app's. */
-const OWN_DIR = dirname(fileURLToPath(import.meta.url));
-const OWN_DIR_URL = pathToFileURL(OWN_DIR).href;
+/**
+ * Where this module's code is (dist/ when built), as a path and a URL: its frames are tsgi's, not
+ * the app's. Made on the error path only, not at every CGI start-up.
+ */
+function ownDir(): { dir: string; url: string } {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  return { dir, url: pathToFileURL(dir).href };
+}
 
 /**
  * What went wrong importing the app, for a person reading the error log: the error, where Node
@@ -104,9 +112,9 @@ function loadFailure(error: unknown, file: string): string {
   const heading = `${error.name}: ${error.message}`;
   const headingAt = lines.indexOf(heading);
   const location = headingAt > 0 ? lines.slice(0, headingAt).join('\n').trimEnd() : '';
+  const own = ownDir();
   const frames = lines
-    .filter((line) => line.startsWith('    at ') && !line.includes('node:internal/') && !line.includes('(node:'))
-    .filter((line) => !line.includes(OWN_DIR_URL) && !line.includes(`${OWN_DIR}/`))
+    .filter((line) => isOutsideNode(line) && !line.includes(own.url) && !line.includes(`${own.dir}/`))
     .slice(0, 5);
   if (location !== '' || frames.length > 0) return [location, heading, ...frames].filter((part) => part !== '').join('\n');
   if (error instanceof SyntaxError) return `${error.message} (in ${file} or a module it imports; \`node ${file}\` shows the line)`;
@@ -131,7 +139,7 @@ function loadFailure(error: unknown, file: string): string {
 async function importModule(file: string, dynamicImport: (specifier: string) => Promise<unknown>): Promise<Record<string, unknown>> {
   // Node decides a module's format from its real path's package scope (symlinks resolved): so do we,
   // or a symlinked CommonJS app taken for an ES module would run again in the fallback below.
-  const real = realpathSync(file);
+  const real = realpathSync.native(file);
   if (isEsModuleFile(real)) {
     let required: unknown;
     try {

@@ -1,5 +1,7 @@
 // Calls an app's optional close() hook from the server's side: once, bounded in time, errors logged (docs/spec.md "Closing the app").
 
+import { isOutsideNode } from './describe.js';
+import { isThenable } from './thenable.js';
 import type { App } from './types.js';
 
 /** How {@link closeApp} ended: no hook, the hook finished, it threw or rejected, or it was not waited for. */
@@ -84,7 +86,7 @@ function oneLine(error: unknown): string {
     if (!(error instanceof Error)) return String(error).replace(/\s*\n\s*/g, ' ');
     const frame = (error.stack ?? '')
       .split('\n')
-      .find((line) => line.startsWith('    at ') && !line.includes('node:internal/') && !line.includes('(node:'));
+      .find(isOutsideNode);
     const location = frame === undefined ? undefined : (/\((.+)\)$/.exec(frame)?.[1] ?? frame.trim().slice(3));
     const where = location === undefined ? '' : ` (at ${location})`;
     return `${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ') + where;
@@ -93,10 +95,3 @@ function oneLine(error: unknown): string {
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}

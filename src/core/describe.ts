@@ -38,3 +38,12 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
 }
+
+/**
+ * Whether a line of an Error's `stack` is a call frame (V8's `    at …`) outside Node's own code
+ * (`node:internal/…`, `(node:…)`): the frames worth showing someone looking for their bug.
+ * @param line - one line of `error.stack`.
+ */
+export function isOutsideNode(line: string): boolean {
+  return line.startsWith('    at ') && !line.includes('node:internal/') && !line.includes('(node:');
+}

@@ -5,6 +5,7 @@ import { describeError, requestLine } from './describe.js';
 import { BodyTooLargeError, RequestAbortedError, TsgiError, isAbort } from './errors.js';
 import { copyHeaders, validateHeaders } from './headers.js';
 import { isBodyless, statusCode } from './status.js';
+import { isThenable } from './thenable.js';
 import type { App, Body, Chunk, Environ, ExcInfo, HeaderList, StartResponse, Write } from './types.js';
 
 /**
@@ -269,10 +270,6 @@ function isAbortSafe(error: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function handled(promise: Promise<void>): Promise<void> {

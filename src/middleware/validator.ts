@@ -62,6 +62,7 @@
  * the server's error policy), from the body's next() or from close(). With `onViolation` every violation is
  * reported there instead and the call goes through unchanged, so the server's own checks run as well.
  */
+import { isThenable } from '../core/thenable.js';
 import type { App } from '../core/types.js';
 import { BodyCheck } from './validator-body.js';
 import { checkEnviron } from './validator-environ.js';
@@ -114,6 +115,3 @@ export function validator(app: App, options: ValidatorOptions = {}): App {
   return checked;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
