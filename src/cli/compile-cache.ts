@@ -18,11 +18,17 @@ const MAGIC = 'tsgi-cc2';
  * stamp every file with one fixed mtime (npm pack: 1985-10-26), and a fix may keep the length. The
  * inode and ctime change whenever the file is written or replaced, and no tool can set them.
  */
-const HEADER_BYTES = 48;
+const IDENTITY_FIELDS = 5;
+const HEADER_BYTES = MAGIC.length + 8 * IDENTITY_FIELDS;
 
-/** The fields of the header after MAGIC, in order. */
+/** The fields of the header after MAGIC, in order ({@link IDENTITY_FIELDS} of them). */
 function identity(source: BigIntStats): bigint[] {
   return [source.dev, source.ino, source.size, source.mtimeNs, source.ctimeNs];
+}
+
+/** Where the header's field `i` starts. */
+function fieldAt(i: number): number {
+  return MAGIC.length + 8 * i;
 }
 
 /** What became of the cache when the bundle was compiled. */
@@ -80,13 +86,17 @@ export interface CompiledModule {
 export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache = true): CompiledModule {
   const cacheFile = join(dirname(file), 'compile-cache', `${basename(file, '.cjs')}-${process.version}-${process.arch}${flagsTag()}.cache`);
   if (!useCache) return required(file, requireFn, 'off', cacheFile);
-  const sourceStats = statSync(file, { bigint: true });
-  const { cachedData, state: found } = readCache(cacheFile, sourceStats);
+  // The source is stat'ed only when there is a cache to check or one may be written: an install the
+  // web server's user may not write to (the usual one) pays one failed open and two access checks.
+  let sourceStats: BigIntStats | undefined;
+  const source = (): BigIntStats => (sourceStats ??= statSync(file, { bigint: true }));
+  const { cachedData, state: found } = readCache(cacheFile, source);
   // Without a cache to use or one to write, Node's own loader compiles the file a little faster
-  // than vm.Script does (~1 ms): an install the web server's user may not write to.
+  // than vm.Script does (~1 ms).
   if (found !== 'used' && !mayWrite(dirname(cacheFile))) return required(file, requireFn, found, cacheFile);
-  const source = readFileSync(file, 'utf8');
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+  const stats = source();
+  const code = readFileSync(file, 'utf8');
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${code}\n})`, {
     filename: file,
     ...(cachedData !== undefined ? { cachedData } : {}),
   });
@@ -100,7 +110,7 @@ export function loadCompiled(file: string, requireFn: NodeJS.Require, useCache =
     cache,
     cacheFile,
     save: () => {
-      if (cache !== 'used') writeCache(cacheFile, sourceStats, script.createCachedData());
+      if (cache !== 'used') writeCache(cacheFile, stats, script.createCachedData());
     },
   };
 }
@@ -137,7 +147,8 @@ function mayWrite(dir: string): boolean {
   return false;
 }
 
-function readCache(cacheFile: string, source: BigIntStats): { cachedData?: Buffer; state: CacheState } {
+/** The cache file's code, if it is for `source()` (called only when a cache file is there). */
+function readCache(cacheFile: string, source: () => BigIntStats): { cachedData?: Buffer; state: CacheState } {
   let fd: number;
   try {
     // Not through a symlink (or a second hard link): the owner checked must be the owner of what
@@ -151,10 +162,11 @@ function readCache(cacheFile: string, source: BigIntStats): { cachedData?: Buffe
     const stats = fstatSync(fd);
     const owner = stats.uid;
     if (!stats.isFile() || stats.nlink !== 1) return { state: 'untrusted' };
-    if (owner !== process.geteuid?.() && owner !== 0 && owner !== Number(source.uid)) return { state: 'untrusted' };
+    const sourceStats = source();
+    if (owner !== process.geteuid?.() && owner !== 0 && owner !== Number(sourceStats.uid)) return { state: 'untrusted' };
     const bytes = readFileSync(fd);
     if (bytes.length <= HEADER_BYTES || bytes.toString('latin1', 0, MAGIC.length) !== MAGIC) return { state: 'rejected' };
-    if (identity(source).some((value, i) => bytes.readBigUInt64LE(8 + 8 * i) !== value)) return { state: 'stale' };
+    if (identity(sourceStats).some((value, i) => bytes.readBigUInt64LE(fieldAt(i)) !== value)) return { state: 'stale' };
     return { cachedData: bytes.subarray(HEADER_BYTES), state: 'used' };
   } catch {
     return { state: 'missing' };
@@ -167,7 +179,7 @@ function readCache(cacheFile: string, source: BigIntStats): { cachedData?: Buffe
 function writeCache(cacheFile: string, source: BigIntStats, data: Buffer): void {
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(MAGIC, 0, 'latin1');
-  identity(source).forEach((value, i) => header.writeBigUInt64LE(value, 8 + 8 * i));
+  identity(source).forEach((value, i) => header.writeBigUInt64LE(value, fieldAt(i)));
   // A name no other process (another pid namespace sharing the directory included) writes, created
   // exclusively: an existing file or symlink of that name is never written through.
   const temporary = `${cacheFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;

@@ -2,7 +2,7 @@
 // In one process V8 answers a second compile of the same source from its own in-memory cache, so a
 // cache file V8 refuses ('rejected') is tested across processes, in cli.test.ts.
 
-import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -65,6 +65,32 @@ describe('loadCompiled', () => {
     renameSync(first.cacheFile, planted);
     symlinkSync(planted, first.cacheFile);
     expect(load(file).cache).toBe('untrusted');
+  });
+
+  it('does not take a cache file with a second hard link (its owner need not be who wrote it there)', () => {
+    const file = bundle('f.cjs', 'linked');
+    const first = load(file);
+    first.save();
+    linkSync(first.cacheFile, join(dir, 'f-elsewhere.bin'));
+    expect(load(file).cache).toBe('untrusted');
+  });
+
+  // root may write anywhere, whatever the mode: only a user without that right sees this path.
+  it.skipIf(process.geteuid?.() === 0)('loads with require(), and writes nothing, where no cache exists and none may be written', () => {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked);
+    const file = join(locked, 'g.cjs');
+    writeFileSync(file, '"use strict";\nexports.answer = () => "locked";\n');
+    chmodSync(locked, 0o555);
+    try {
+      const loaded = load(file);
+      expect([loaded.cache, (loaded.exports as { answer(): string }).answer()]).toEqual(['missing', 'locked']);
+      expect(createRequire(file).cache[file]).toBeDefined(); // Node's loader, not vm
+      loaded.save();
+      expect(existsSync(loaded.cacheFile)).toBe(false);
+    } finally {
+      chmodSync(locked, 0o755);
+    }
   });
 
   it('with useCache false, loads the bundle with require() and neither reads nor writes a cache', () => {
