@@ -221,8 +221,8 @@ async function serveAsWorker(serve: ServeOptions, address: ListenAddress, maxReq
   const app = await loadApp(serve.appSpec, serve.type, undefined, { boot: true });
   const server = new FastCgiServer({ app, ...serve.server, multiprocess: true, onRequestDone: () => side.requestDone() });
   targets.push(server);
-  const bound = await server.listen(address, serve.socketMode, true);
-  side.listening(formatListenAddress(bound));
+  await server.listen(address, serve.socketMode, true);
+  side.listening();
 }
 
 /** Starts the development HTTP front (`--http`) forwarding to the daemon at `upstream`. */

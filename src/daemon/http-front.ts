@@ -29,7 +29,6 @@ export interface HttpFrontOptions {
 /** Idle keep-alive FastCGI connections kept for reuse; more are opened while all are busy. */
 const POOL_MAX_IDLE = 8;
 
-
 /** Keep-alive FastCGI connections (FCGI_KEEP_CONN, spec §5.1), one request each at a time. */
 class ConnectionPool {
   #idle: FastCgiClient[] = [];
@@ -140,6 +139,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, { poo
     for (const [name, value] of response.headers) {
       const lower = name.toLowerCase();
       // Connection-level fields are this front's own; a 426's Upgrade passes, as nginx passes it.
+      // Proxy-Connection is no standard field, but old clients' Connection by another name: not relayed.
       if (!isHopByHopIn(lower, response.status) && lower !== 'proxy-connection') res.appendHeader(name, value);
     }
   } catch (error) {

@@ -109,7 +109,7 @@ export async function listenOn(
     };
     if (address.kind === 'tcp') server.listen({ host: address.host, port: address.port }, done);
     else if (address.kind === 'unix') server.listen({ path: address.path }, done);
-    else if (shared) listenOwnCopy(server, address.fd, done);
+    else if (shared) listenOwnCopy(server, address.fd, done, (error) => reject(listenError(address, error)));
     else server.listen({ fd: address.fd }, done);
   });
   if (address.kind === 'unix') {
@@ -130,12 +130,13 @@ export async function listenOn(
  * worker listens, so the next worker finds that number closed or reused ("bind EEXIST"; Node 20's
  * net.js, `Server#listen` and `listenInCluster`). `_listen2` is what `listen()` ends in for the
  * primary and for exclusive listens; Node keeps that name for code that wraps it. Reports as
- * `listen()` does: 'listening', or 'error'.
+ * `listen()` does: 'listening', or 'error'; `fail` when this Node has no `_listen2`.
  */
-function listenOwnCopy(server: Server, fd: number, done: () => void): void {
+function listenOwnCopy(server: Server, fd: number, done: () => void, fail: (error: Error) => void): void {
   const setup = (server as unknown as { _listen2?: (address: null, port: null, addressType: null, backlog: number, fd: number) => void })._listen2;
   if (typeof setup !== 'function') {
-    server.listen({ fd, exclusive: true }, done);
+    // The public listen({ fd }) is the broken path above: say so rather than fail later on EEXIST.
+    fail(new Error('this Node has no net.Server#_listen2 to listen on a worker\'s own copy of the socket; run without --workers'));
     return;
   }
   server.once('listening', done);

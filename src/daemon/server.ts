@@ -95,8 +95,8 @@ export class FastCgiServer {
   readonly #allowed: Set<string> | undefined;
   #nextConnectionId = 1;
   #closing = false;
-  /** When the graceful stop must be over (ms since the epoch), set by the first close(). */
-  #deadline: number | undefined;
+  /** The first close()'s grace period (ms) and when it ends (ms since the epoch). */
+  #grace: { ms: number; deadline: number } | undefined;
   /** The app's close() hook, once called (see close()). */
   #appClosed: Promise<unknown> | undefined;
   /** One timer for all connections' timeouts (see FastCgiConnection.checkTimeout). */
@@ -200,7 +200,8 @@ export class FastCgiServer {
       this.#server.close();
       for (const connection of this.#connections) connection.shutdown();
     }
-    const deadline = (this.#deadline ??= Date.now() + graceMs);
+    const grace = (this.#grace ??= { ms: graceMs, deadline: Date.now() + graceMs });
+    const deadline = grace.deadline;
     const all = Promise.all([...this.#connections].map((c) => c.closed));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -210,14 +211,14 @@ export class FastCgiServer {
     clearTimeout(timer);
     this.#stopSweep();
     if (result === 'late') {
-      this.#options.log(`tsgi: ${this.#connections.size} connection(s) still busy after ${graceMs} ms; closing them\n`);
+      this.#options.log(`tsgi: ${this.#connections.size} connection(s) still busy after ${grace.ms} ms; closing them\n`);
       this.destroy();
     }
     // Once, after the last request: a second close() (or a second caller) waits for the same hook.
     this.#appClosed ??= closeApp(this.#options.app, {
       timeoutMs: deadline - Date.now(),
       log: this.#options.log,
-      limit: `what was left of the ${graceMs} ms grace period`,
+      limit: `what was left of the ${grace.ms} ms grace period`,
     });
     await this.#appClosed;
   }

@@ -5,14 +5,13 @@ import type { Stopper } from './lifecycle.js';
 /**
  * What a worker and its primary say to each other over the IPC channel node:cluster sets up. Every
  * message is an object with a `tsgi` key, so an app's own `process.send()` traffic is ignored.
- * - worker → primary: `listening` (the app loaded and the socket accepts; `address` as
- *   `formatListenAddress` gives it: `fd:N`, the descriptor its primary passed), `retiring` (it served
- *   `--max-requests` requests: start its replacement, then tell it to stop);
+ * - worker → primary: `listening` (the app loaded and the socket its primary passed accepts),
+ *   `retiring` (it served `--max-requests` requests: start its replacement, then tell it to stop);
  * - primary → worker: `stop` (finish the running requests, call the app's `close()` hook, and
  *   exit, all within `--grace-ms`), `stop-now` (exit at once, no hook).
  */
 export type WorkerMessage =
-  | { tsgi: 'listening'; address: string }
+  | { tsgi: 'listening' }
   | { tsgi: 'retiring' }
   | { tsgi: 'stop' }
   | { tsgi: 'stop-now' };
@@ -50,9 +49,9 @@ export class WorkerSide {
     this.#options = options;
   }
 
-  /** Tells the primary that this worker accepts connections on `address` (formatted). */
-  listening(address: string): void {
-    this.#options.send({ tsgi: 'listening', address });
+  /** Tells the primary that this worker accepts connections (on the socket the primary passed it). */
+  listening(): void {
+    this.#options.send({ tsgi: 'listening' });
   }
 
   /** Counts a finished request; at `maxRequests`, asks the primary (once) for a replacement. */

@@ -92,6 +92,21 @@ describe('FastCgiServer.close and the app\'s close() (docs/spec.md "Closing the 
     expect(log.join('')).toContain('1 connection(s) still busy after 100 ms; closing them');
   });
 
+  it('keeps the first close()\'s deadline when it is called again with a longer grace period', async () => {
+    const { app, events } = gatedApp((events) => void events.push('close called'));
+    const { server, log, address } = await serve(app);
+    const client = await FastCgiClient.connect(address);
+    const response = client.request({ params: PARAMS }).catch(() => 'dropped');
+    await expect.poll(() => events).toContain('request started');
+    const started = Date.now();
+    const first = server.close(100);
+    await server.close(60_000); // the request never ends: only the first deadline ends the wait
+    await first;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await response).toBe('dropped');
+    expect(log.join('')).toContain('1 connection(s) still busy after 100 ms; closing them');
+  });
+
   it('logs a close() that throws, and the stop still ends with exit status 0', async () => {
     const { app } = gatedApp(() => {
       throw new Error('pool gone');

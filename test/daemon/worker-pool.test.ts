@@ -40,7 +40,7 @@ vi.mock('node:cluster', () => ({ default: fake }));
 const { WorkerPool } = await import('../../src/daemon/workers.js');
 
 const forked = (): FakeWorker[] => fake.forked;
-const listen = (worker: FakeWorker): void => void fake.emit('message', worker, { tsgi: 'listening', address: '127.0.0.1:9000' });
+const listen = (worker: FakeWorker): void => void fake.emit('message', worker, { tsgi: 'listening' });
 const retire = (worker: FakeWorker): void => void fake.emit('message', worker, { tsgi: 'retiring' });
 const exit = (worker: FakeWorker, code = 0): void => void fake.emit('exit', worker, code, null);
 const stopped = (worker: FakeWorker): boolean => worker.sent.some((m) => (m as { tsgi?: string }).tsgi === 'stop');
