@@ -1,11 +1,11 @@
 // Runs fetch-style handlers (Request → Response: Hono, itty-router, SvelteKit, Remix) as TSGI apps, from the app side.
 
 import { TsgiError } from '../core/errors.js';
+import { endToEndHeaders } from '../core/headers.js';
 import { isBodyless } from '../core/status.js';
 import type { App, Body, Chunk, Environ, HeaderList, InputStream, StartResponse } from '../core/types.js';
 import { bodyFraming, requestHeaders, requestHost, requestUrl, toByteString } from './environ-request.js';
 import { statusLine } from './reason-phrase.js';
-import { endToEndHeaders } from './response-headers.js';
 
 export { toFetch, type ToFetchOptions } from './to-fetch.js';
 

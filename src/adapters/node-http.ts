@@ -2,13 +2,12 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { TsgiError } from '../core/errors.js';
-import { isToken } from '../core/headers.js';
+import { endToEndHeaders, isToken } from '../core/headers.js';
 import { isThenable } from '../core/thenable.js';
 import type { App, Environ, HeaderList } from '../core/types.js';
 import { isFieldValue, requestHost } from './environ-request.js';
 import { ExchangeSocket } from './node-socket.js';
 import { statusLine } from './reason-phrase.js';
-import { endToEndHeaders } from './response-headers.js';
 
 /** A node:http `'request'` listener: Express apps, `koaApp.callback()`, `fastify.routing`. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;

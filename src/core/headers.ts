@@ -46,6 +46,7 @@ const UPGRADE_REQUIRED = 426;
  * MUST send it (RFC 9110 §7.6.1, §15.5.22).
  * @param lower - the field name in lower case.
  * @param status - the response's status code.
+ * @returns true when the field must not be sent or relayed with this status.
  */
 export function isHopByHopIn(lower: string, status: number): boolean {
   return HOP_BY_HOP.has(lower) && (status !== UPGRADE_REQUIRED || lower !== 'upgrade');
@@ -78,6 +79,40 @@ export function copyHeaders(headers: HeaderList): HeaderList {
     copy[i] = Array.isArray(pair) && pair.length === 2 ? [pair[0], pair[1]] : pair;
   }
   return copy;
+}
+
+/**
+ * Drops connection-specific fields from response headers made by something other than a TSGI app
+ * (a framework's, a FastCGI app's as the dev front relays them), which `startResponse` would reject
+ * or a relay must not pass on (docs/spec.md "headers"): the fields {@link isHopByHopIn} names,
+ * `Proxy-Connection` (old clients' `Connection` by another name), and every field that `Connection`
+ * names (RFC 9110 §7.6.1: "the intermediary MUST remove ... each field-name listed in the
+ * Connection header"). The front server frames the body and manages the connection itself. Order
+ * and repeats (each Set-Cookie) are kept.
+ *
+ * `Upgrade` is kept in a 426 response, even when `Connection` names it: there it says which
+ * protocols the resource requires, and the server MUST send it (RFC 9110 §15.5.22, §7.8).
+ * @param headers - `[name, value]` pairs in any letter case.
+ * @param status - the response's status code.
+ * @returns a new list without those fields.
+ */
+export function endToEndHeaders(headers: Iterable<readonly [string, string]>, status: number): HeaderList {
+  const pairs = Array.isArray(headers) ? (headers as Array<readonly [string, string]>) : [...headers];
+  let named: Set<string> | undefined;
+  for (const [name, value] of pairs) {
+    if (name.toLowerCase() !== 'connection') continue;
+    named ??= new Set();
+    for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+  }
+  const kept: HeaderList = [];
+  for (const [name, value] of pairs) {
+    const lower = name.toLowerCase();
+    if (isHopByHopIn(lower, status) || lower === 'proxy-connection') continue;
+    // A 426's Upgrade is the response's own, even when Connection names it.
+    if (named?.has(lower) === true && !(lower === 'upgrade' && status === UPGRADE_REQUIRED)) continue;
+    kept.push([name, value]);
+  }
+  return kept;
 }
 
 /**

@@ -3,7 +3,7 @@ import { Buffer } from 'node:buffer';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TsgiError } from '../core/errors.js';
-import { isHopByHopIn } from '../core/headers.js';
+import { endToEndHeaders } from '../core/headers.js';
 import { HttpError, requestParams } from '../dev/params.js';
 import { FastCgiClient, type FastCgiAddress, type FastCgiResponse } from '../fastcgi/client.js';
 
@@ -136,12 +136,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, { poo
   try {
     res.statusCode = response.status;
     if (response.statusText !== '') res.statusMessage = response.statusText;
-    for (const [name, value] of response.headers) {
-      const lower = name.toLowerCase();
-      // Connection-level fields are this front's own; a 426's Upgrade passes, as nginx passes it.
-      // Proxy-Connection is no standard field, but old clients' Connection by another name: not relayed.
-      if (!isHopByHopIn(lower, response.status) && lower !== 'proxy-connection') res.appendHeader(name, value);
-    }
+    // Connection-level fields are this front's own; a 426's Upgrade passes, as nginx passes it.
+    for (const [name, value] of endToEndHeaders(response.headers, response.status)) res.appendHeader(name, value);
   } catch (error) {
     client.close();
     log(`tsgi-dev-front: the app sent a header Node cannot relay: ${errorText(error)}`);

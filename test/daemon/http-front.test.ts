@@ -157,6 +157,15 @@ describe('startHttpFront (development only)', () => {
     expect([ok.status, ok.headers.upgrade]).toEqual([200, undefined]);
   });
 
+  it('does not relay the fields the app\'s Connection names, nor Proxy-Connection (RFC 9110 §7.6.1)', async () => {
+    const { port } = await setup(async (_request, out) => {
+      await out.stdout('Connection: X-Hop\r\nX-Hop: 1\r\nProxy-Connection: keep-alive\r\nX-Kept: 2\r\n\r\nbody');
+      out.end();
+    });
+    const reply = await send(port);
+    expect([reply.headers['x-hop'], reply.headers['proxy-connection'], reply.headers['x-kept']]).toEqual([undefined, undefined, '2']);
+  });
+
   it('streams a large response body intact', async () => {
     const part = Buffer.alloc(100_000, 'q');
     const { port } = await setup(async (_request, out) => {
