@@ -14,6 +14,6 @@ export { TestClient, type TestResponse } from './testing/client.js';
 export { makeEnviron, requestParams, type TestRequest, type BuiltEnviron } from './testing/environ-builder.js';
 export { fromFetch, toFetch, type FetchHandler, type ToFetchOptions } from './adapters/fetch.js';
 export { fromNodeHttp, environOf, type NodeListener, type NodeHttpOptions } from './adapters/node-http.js';
-export { nodeListenerOf } from './adapters/node-target.js';
+export { nodeListenerOf, type NodeTarget } from './adapters/node-target.js';
 export { toApp, detectApp, type AppType, type DetectedApp } from './adapters/detect.js';
 export { startDevServer, type DevServerOptions, type DevServer } from './dev/server.js';

@@ -124,8 +124,10 @@ async function respond(response: Response, environ: Environ, startResponse: Star
   }
   const body = new ResponseBody(stream, environ);
   const complete = await body.readAvailable();
-  // For HEAD, only a body with bytes is the GET's: an empty one may be a handler's way of saying "none".
-  if (complete && (!head || body.byteLength > 0)) headers.push(['content-length', String(body.byteLength)]);
+  // A complete body goes back as an array, which the driver gives its Content-Length (declareLength).
+  // HEAD returns none, so its length is said here: only a body with bytes is the GET's; an empty one
+  // may be a handler's way of saying "none".
+  if (complete && head && body.byteLength > 0) headers.push(['Content-Length', String(body.byteLength)]);
   startResponse(status, headers);
   if (complete) return head ? [] : body.chunks;
   if (!head) return body.start();

@@ -256,7 +256,7 @@ async function hostServer(listener: NodeListener, options: NodeHttpOptions, high
 function storeHeader(this: ServerResponse & ResponseInternals, firstLine: string, headers: unknown): void {
   (nodeStoreHeader as ResponseInternals['_storeHeader']).call(this, firstLine, headers);
   const socket = this.socket;
-  if (socket instanceof ExchangeSocket && socket.takeHead(this, this.req.method ?? 'GET')) {
+  if (socket instanceof ExchangeSocket && socket.takeHead(this)) {
     this._headerSent = true;
     this.chunkedEncoding = false;
   }

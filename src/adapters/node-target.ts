@@ -7,6 +7,7 @@ import type { NodeListener } from './node-http.js';
 export interface NodeTarget {
   /** Which shape was recognised. */
   kind: 'function' | 'koa' | 'fastify' | 'http.Server';
+  /** The `(req, res)` function that serves a request, as `fromNodeHttp` takes it. */
   listener: NodeListener;
   /** For Fastify: boot its plugins and routes before the first request. */
   ready?: () => unknown;
@@ -20,7 +21,11 @@ export interface NodeTarget {
  * - a function (an Express or Connect app, a bare listener): itself;
  * - an `http.Server` / `https.Server` (`listen`, `listeners`) with 'request' listeners: each of them
  *   in turn, as the server itself would call them (it need not, and should not, be listening).
+ * @param value - a module's export, anything.
  * @returns the listener and how to get it ready, or `undefined` when `value` is none of these.
+ * @example
+ * const target = nodeListenerOf(expressApp); // { kind: 'function', listener: expressApp }
+ * const app = target === undefined ? undefined : fromNodeHttp(target.listener);
  */
 export function nodeListenerOf(value: unknown): NodeTarget | undefined {
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;

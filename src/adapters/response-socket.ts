@@ -76,7 +76,7 @@ export class ResponseSocket extends MemorySocket {
    * @returns true when the head was taken; the response must then neither write it nor chunk the
    *   body. False when this connection is not waiting for a head (bytes already went the raw way).
    */
-  takeHead(res: StoredHead, method: string): boolean {
+  takeHead(res: StoredHead): boolean {
     if (this.#state !== Response.Waiting || this.destroyed) return false;
     const text = res._header;
     if (typeof text !== 'string') return false;
@@ -90,7 +90,7 @@ export class ResponseSocket extends MemorySocket {
     this.#state = Response.Direct;
     // Body framing, as a client would apply it (RFC 9112 §6.3): none for HEAD, 204 and 304;
     // Content-Length bytes when the head says so (more are dropped, as the parser did).
-    if (method === 'HEAD' || head.status === 204 || head.status === 304) {
+    if (this.#method === 'HEAD' || head.status === 204 || head.status === 304) {
       this.#headReady(head);
       this.#end();
       return true;

@@ -105,12 +105,15 @@ export function validator(app: App, options: ValidatorOptions = {}): App {
   };
   // A middleware keeps its inner app's close() (spec "Closing the app"); looked up when called, so
   // a close() the app gets after being wrapped still counts.
-  let closes = 0;
+  // A second call is reported and not passed on: the app is closed once whatever the server does.
+  let closed: Promise<void> | undefined;
   checked.close = async () => {
-    if (++closes > 1) {
+    if (closed !== undefined) {
       new Reporter(options.onViolation, {}).fail('server.app-close-twice', "the server called the app's close() a second time; call it once, when it stops serving the app for good");
+      return closed;
     }
-    await app.close?.();
+    closed = (async () => void (await app.close?.()))();
+    return closed;
   };
   return checked;
 }

@@ -130,6 +130,14 @@ describe('fromFetch: a body that yields later is streamed without a length, neve
     expect(res.outcome).toBe('complete');
   });
 
+  it('streams, without a length, a body whose stream yields something other than bytes', async () => {
+    const strings = new ReadableStream<string>({ start: (controller) => (controller.enqueue('text'), controller.close()) });
+    const app = fromFetch(() => new Response(strings as unknown as ReadableStream<Uint8Array>));
+    const res = await new TestClient(app).get('/');
+    expect(res.status).toBe(200);
+    expect(res.header('content-length')).toBeUndefined();
+  });
+
   it('reads ahead a bounded amount of a stream that never waits, and streams the rest without a length', async () => {
     const total = 4096;
     const body = pulledStream(total);

@@ -544,6 +544,17 @@ describe('validator: throw mode', () => {
     await expect(validator(respond('200 OK', TEXT)).close?.()).resolves.toBeUndefined(); // nothing to close
   });
 
+  it("reports a second close() with onViolation and does not pass it on: the app is closed once", async () => {
+    let inner = 0;
+    const app: App = (environ, startResponse) => respond('200 OK', TEXT)(environ, startResponse);
+    app.close = async () => void inner++;
+    const rules: string[] = [];
+    const checked = validator(app, { onViolation: (v) => void rules.push(v.rule) });
+    await checked.close?.();
+    await checked.close?.();
+    expect([inner, rules]).toEqual([1, ['server.app-close-twice']]);
+  });
+
   it('writes close-missing to tsgi.errors, since there is no one left to throw to', async () => {
     const out = await serve((_e, sr) => (sr('200 OK', TEXT), closable(['ok'])), { close: 'never' }, 'throw');
     expect(out.error).toBeUndefined();
