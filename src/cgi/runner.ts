@@ -6,6 +6,7 @@ import { requestLine } from '../core/describe.js';
 import { runApp, type Outcome, type ResponseSink } from '../core/driver.js';
 import { buildEnviron } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
+import { LazyAbort } from '../core/lazy-abort.js';
 import type { App, ErrorStream, HeaderList } from '../core/types.js';
 import { FdBody, StreamBody, type CgiBody } from './body.js';
 import { FdOutput, StreamOutput, type CgiOutput } from './output.js';
@@ -48,16 +49,9 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
   const errors: ErrorStream = { write: log };
   // The front server closing our stdout means the client went away (EPIPE). tsgi.signal is made only
   // if the app reads it: most never do, and an AbortController loads a module of Node's at start-up.
-  let aborted: RequestAbortedError | undefined;
-  let controller: AbortController | undefined;
+  const abort = new LazyAbort<RequestAbortedError>();
   const onOutputError = (error: unknown): void => {
-    aborted ??= new RequestAbortedError(undefined, { cause: error });
-    controller?.abort(aborted);
-  };
-  const signal = (): AbortSignal => {
-    controller = new AbortController();
-    if (aborted !== undefined) controller.abort(aborted);
-    return controller.signal;
+    if (!abort.aborted) abort.abort(new RequestAbortedError(undefined, { cause: error }));
   };
   const output: CgiOutput =
     options.stdout !== undefined
@@ -80,7 +74,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
         return body.input;
       },
       errors,
-      signal,
+      signal: () => abort.signal(),
       multithread: false,
       multiprocess: true,
       runOnce: true,
@@ -95,7 +89,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
     return 1;
   }
 
-  const outcome: Outcome = await runApp(app, environ, outputSink(output), { log, isAborted: () => aborted !== undefined });
+  const outcome: Outcome = await runApp(app, environ, outputSink(output), { log, isAborted: () => abort.aborted });
   if (body !== undefined) {
     // An app answering a POST without reading it (401, 404, 413) must not cost the client its
     // response (CgiBody.drainRest: mod_cgid).
@@ -105,7 +99,7 @@ export async function runCgi(app: App, options: CgiOptions = {}): Promise<number
     body.stop();
   }
   await output.flush();
-  if (outcome === 'complete' && aborted !== undefined) {
+  if (outcome === 'complete' && abort.aborted) {
     // The last bytes failed after the app finished (EPIPE while flushing): the response was cut off.
     log(`tsgi: client went away during ${requestLine(environ)}\n`);
     return 1;

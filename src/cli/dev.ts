@@ -55,10 +55,10 @@ export async function devCommand(args: string[], cliPath: string): Promise<void>
   // Stopped as the daemon is (docs/spec.md "Closing the app"): requests, then the app's close(),
   // within one deadline; --watch restarts run the app's hooks too. process.exit once closed: an
   // app's timers or pools must not keep a stopped dev server alive.
-  const close = async (): Promise<void> => {
-    const deadline = Date.now() + DEV_GRACE_MS;
+  const close = async (graceMs: number): Promise<void> => {
+    const deadline = Date.now() + graceMs;
     await server.close();
-    await closeApp(app, { timeoutMs: deadline - Date.now(), log, limit: `what was left of the dev server's ${DEV_GRACE_MS} ms to stop` });
+    await closeApp(app, { timeoutMs: deadline - Date.now(), log, limit: `what was left of the dev server's ${graceMs} ms to stop` });
   };
   const stopper = createStopper([{ close, destroy: () => void server.close() }], log, DEV_GRACE_MS, {
     exit: (code) => process.exit(code),

@@ -5,6 +5,7 @@ import { describeError, requestLine } from '../core/describe.js';
 import { runApp } from '../core/driver.js';
 import { buildEnvironFromList } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
+import { LazyAbort } from '../core/lazy-abort.js';
 import type { App, Environ } from '../core/types.js';
 import { ProtocolStatus, RecordType, Role } from './constants.js';
 import type { ParamList } from './params.js';
@@ -66,9 +67,7 @@ export class FastCgiRequest implements InputOwner {
   /** The request's input streams: FCGI_PARAMS, FCGI_STDIN, a filter's FCGI_DATA (the connection feeds them). */
   readonly input: RequestInput;
   readonly #host: RequestHost;
-  // Made on first use of tsgi.signal: most requests never abort and most apps never look.
-  #controller: AbortController | undefined;
-  #abortReason: RequestAbortedError | undefined;
+  readonly #abort = new LazyAbort<RequestAbortedError>();
   #phase = Phase.Params;
   #stderrUsed = false;
   readonly #out: StdoutStream;
@@ -118,19 +117,8 @@ export class FastCgiRequest implements InputOwner {
     this.#abortWith(new RequestAbortedError('fastcgi: connection closed by the web server'));
   }
 
-  #signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
-    }
-    return this.#controller.signal;
-  }
-
   #abortWith(error: RequestAbortedError): void {
-    if (this.#abortReason === undefined) {
-      this.#abortReason = error;
-      this.#controller?.abort(error);
-    }
+    this.#abort.abort(error);
     this.input.fail(error);
     this.#out.fail(error);
   }
@@ -155,7 +143,7 @@ export class FastCgiRequest implements InputOwner {
       };
       const software = environ.SERVER_SOFTWARE;
       this.resetToCut = typeof software === 'string' && software.startsWith('nginx');
-      const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abortReason !== undefined });
+      const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abort.aborted });
       if (this.#phase === Phase.Done) {
         // Aborted, or the connection went away under us: the app is done with the body, so a spool
         // file it left goes now, not when the garbage collector finds its handle.
@@ -179,7 +167,7 @@ export class FastCgiRequest implements InputOwner {
       const environ = buildEnvironFromList(params, {
         input: (contentLength) => this.input.makeInput(contentLength),
         errors: { write: (text) => this.#errors(text) },
-        signal: () => this.#signal(),
+        signal: () => this.#abort.signal(),
         multithread: true,
         multiprocess: host.multiprocess,
         runOnce: false,
