@@ -187,7 +187,9 @@ export function decodeParams(bytes: Uint8Array): ParamPairs {
 export function decodeParamList(bytes: Uint8Array): ParamList {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = buf.length;
-  const list: ParamList = [];
+  // Sized once from a first pass over the lengths: pushing ~40 strings grows the array three times.
+  const list: ParamList = new Array<string>(2 * countPairs(buf, end));
+  let filled = 0;
   // Front servers send ASCII almost always: then one string of the whole stream, and each name and
   // value a slice of it (no native call per string); else each is decoded as UTF-8.
   const all = end > 0 && isAscii(buf) ? buf.toString('latin1', 0, end) : undefined;
@@ -197,16 +199,16 @@ export function decodeParamList(bytes: Uint8Array): ParamList {
     // The two lengths, inline (spec §3.4): one byte, or four with the high bit set.
     let nameLength = buf[offset]!;
     if (nameLength > MAX_SHORT_LENGTH) {
-      if (offset + 4 > end) throw truncated('name length', list.length >> 1, pairStart, 'is cut short');
+      if (offset + 4 > end) throw truncated('name length', filled >> 1, pairStart, 'is cut short');
       nameLength = (((nameLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
       offset += 4;
     } else {
       offset += 1;
     }
-    if (offset >= end) throw truncated('value length', list.length >> 1, pairStart, 'is cut short');
+    if (offset >= end) throw truncated('value length', filled >> 1, pairStart, 'is cut short');
     let valueLength = buf[offset]!;
     if (valueLength > MAX_SHORT_LENGTH) {
-      if (offset + 4 > end) throw truncated('value length', list.length >> 1, pairStart, 'is cut short');
+      if (offset + 4 > end) throw truncated('value length', filled >> 1, pairStart, 'is cut short');
       valueLength = (((valueLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
       offset += 4;
     } else {
@@ -215,14 +217,41 @@ export function decodeParamList(bytes: Uint8Array): ParamList {
     const nameEnd = offset + nameLength;
     const valueEnd = nameEnd + valueLength;
     if (nameEnd > end) {
-      throw truncated('name', list.length >> 1, pairStart, `of ${nameLength} bytes runs past the end (${end} bytes)`);
+      throw truncated('name', filled >> 1, pairStart, `of ${nameLength} bytes runs past the end (${end} bytes)`);
     }
     if (valueEnd > end) {
-      throw truncated('value', list.length >> 1, pairStart, `of ${valueLength} bytes runs past the end (${end} bytes)`);
+      throw truncated('value', filled >> 1, pairStart, `of ${valueLength} bytes runs past the end (${end} bytes)`);
     }
     const name = knownName(buf, offset, nameEnd) ?? (all !== undefined ? all.slice(offset, nameEnd) : text(buf, offset, nameEnd));
-    list.push(name, all !== undefined ? all.slice(nameEnd, valueEnd) : text(buf, nameEnd, valueEnd));
+    list[filled] = name;
+    list[filled + 1] = all !== undefined ? all.slice(nameEnd, valueEnd) : text(buf, nameEnd, valueEnd);
+    filled += 2;
     offset = valueEnd;
   }
   return list;
+}
+
+/** How many whole pairs `buf[0, end)` holds (the decoding loop reports a cut one). */
+function countPairs(buf: Buffer, end: number): number {
+  let pairs = 0;
+  let offset = 0;
+  while (offset < end) {
+    let lengths = 0;
+    for (let field = 0; field < 2; field++) {
+      if (offset >= end) return pairs;
+      const first = buf[offset]!;
+      if (first > MAX_SHORT_LENGTH) {
+        if (offset + 4 > end) return pairs;
+        lengths += (((first & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+        offset += 4;
+      } else {
+        lengths += first;
+        offset += 1;
+      }
+    }
+    offset += lengths;
+    if (offset > end) return pairs;
+    pairs++;
+  }
+  return pairs;
 }

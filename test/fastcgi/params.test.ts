@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/core/errors.js';
-import { decodeLength, decodeParams, encodeLength, encodeParams } from '../../src/fastcgi/params.js';
+import { decodeLength, decodeParamList, decodeParams, encodeLength, encodeParams } from '../../src/fastcgi/params.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const unhex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
@@ -154,6 +154,25 @@ describe('decodeParams (FastCGI spec §3.4)', () => {
     expect(error).toBeInstanceOf(ProtocolError);
     expect((error as ProtocolError).code).toBe('FCGI_BAD_PARAMS');
     expect((error as ProtocolError).message).toContain(detail);
+  });
+
+  it('decodes every prefix cut at a pair boundary to exactly its whole pairs, and throws on every other cut', () => {
+    // decodeParamList sizes its array from a first pass over the lengths: a miscount would leave a
+    // hole or a missing pair, which only a cut in each possible place would show.
+    const pairs: Array<[string, string]> = [['A', 'b'], ['N'.repeat(130), 'v'], ['C', 'x'.repeat(200)], ['', '']];
+    const encoded = Buffer.from(encodeParams(pairs));
+    const boundaries = new Map<number, number>([[0, 0]]);
+    pairs.forEach((_, i) => boundaries.set(encodeParams(pairs.slice(0, i + 1)).length, i + 1));
+    for (let cut = 0; cut <= encoded.length; cut++) {
+      const whole = boundaries.get(cut);
+      if (whole === undefined) {
+        expect(() => decodeParamList(encoded.subarray(0, cut)), `cut at ${cut}`).toThrow(ProtocolError);
+      } else {
+        const list = decodeParamList(encoded.subarray(0, cut));
+        expect(list, `cut at ${cut}`).toEqual(pairs.slice(0, whole).flat());
+        expect(Object.keys(list)).toHaveLength(2 * whole); // no hole
+      }
+    }
   });
 
   it('names which pair is truncated', () => {
