@@ -145,6 +145,11 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
     await servePrimary(serve, address, workers, front);
     return;
   }
+  // SIGHUP's default action ends the process, and systemd counts that as a clean exit: a
+  // `systemctl reload` of a unit without --workers would stop the service for good. One process
+  // cannot reload its app in place (an ES module cannot be unloaded), so it says so and serves on.
+  // From before the app loads: a reload may come while it does.
+  process.on('SIGHUP', () => log(SINGLE_PROCESS_SIGHUP));
   const app = await loadApp(appSpec, type, undefined, { boot: true });
   const server = new FastCgiServer({
     app,
@@ -159,6 +164,9 @@ export async function fastcgiCommand(args: string[]): Promise<void> {
   // Exit once stopped: the app may hold the event loop open for ever (a module-level setInterval).
   stopOnSignals(targets, log, graceMs, { exit: (code) => process.exit(code) });
 }
+
+const SINGLE_PROCESS_SIGHUP =
+  'tsgi: SIGHUP ignored: a single process cannot reload its app; run with --workers to reload on SIGHUP, or restart the daemon\n';
 
 /** What every way of serving needs, from the command line. */
 interface ServeOptions {

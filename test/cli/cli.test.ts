@@ -491,6 +491,32 @@ describe('tsgi command', () => {
     }
   });
 
+  it('a single process takes SIGHUP (systemctl reload) with a log line and goes on serving', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'fastcgi', HELLO, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('fastcgi listening');
+      child.kill('SIGHUP');
+      await expect.poll(() => stderr, { timeout: 10_000 }).toContain('SIGHUP ignored: a single process cannot reload its app; run with --workers');
+      const client = await FastCgiClient.connect({ host: '127.0.0.1', port });
+      const res = await client.request({
+        params: { REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', SERVER_NAME: 'x', SERVER_PORT: '80', SERVER_PROTOCOL: 'HTTP/1.1' },
+      });
+      for await (const _chunk of res.body);
+      expect(res.status).toBe(200);
+      client.close();
+      child.kill('SIGTERM');
+      expect(await exited).toEqual({ code: 0, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('reloads the app on change with tsgi dev --watch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgi-watch-'));
     const file = join(dir, 'app.mjs');
