@@ -15,7 +15,7 @@ Usage:
   tsgi <app>                 detect how we were started: a listening socket on fd 0
                              (mod_fcgid, spawn-fcgi, lighttpd) or from systemd -> FastCGI
                              on it; GATEWAY_INTERFACE set (a CGI request) -> CGI; else this help
-  tsgi fastcgi <app> [opts]  run the FastCGI daemon (responder role)
+  tsgi fastcgi <app> [opts]  run the FastCGI daemon (responder, authorizer and filter roles)
   tsgi cgi <app>             serve one CGI request (RFC 3875) from the environment and stdin
   tsgi dev <app> [opts]      development-only HTTP server hosting the app in-process
   tsgi --help | --version     (also tsgi fastcgi --help, tsgi dev --help)

@@ -83,7 +83,8 @@ export function parseWebServerAddrs(value: string | undefined): string[] | undef
 }
 
 /**
- * A FastCGI application server (responder role, FastCGI spec §6.2) hosting one TSGI app.
+ * A FastCGI application server hosting one TSGI app in every role: RESPONDER, AUTHORIZER and FILTER
+ * (FastCGI spec §6.2–§6.4).
  * @example
  * const server = new FastCgiServer({ app });
  * await server.listen({ kind: 'tcp', host: '127.0.0.1', port: 9000 });
