@@ -10,6 +10,7 @@
 //   "</VirtualHost>"             -> test-only lines, then "</VirtualHost>" (see TEST_ONLY below)
 // and, before the sample, LoadModule lines for the modules harness/apache.ts does not load
 // (harness/authorizer-modules.ts) plus the "authz" provider of the former docs snippet.
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ import { AUTHORIZER_APACHE_MODULES } from './harness/authorizer-modules.js';
 import { APACHE } from './harness/binaries.js';
 import { startDaemon, type Daemon } from './harness/daemon.js';
 import type { FrontServer } from './harness/front-server.js';
-import { fetchRaw } from './harness/http.js';
+import { fetchRaw, open, readBody, readUntil } from './harness/http.js';
 import { REPO_ROOT } from './harness/paths.js';
 import { renderSample } from './harness/samples.js';
 
@@ -149,6 +150,30 @@ describe.skipIf(APACHE.skip || AUTHORIZER_APACHE_MODULES.skip)('Apache mod_authn
     const denied = await get('/private/app/env');
     expect(denied.status).toBe(403);
     expect(denied.body.toString()).not.toContain('TSGI_USER');
+  });
+
+  it('streams the app behind the check as it yields (flushpackets=auto in the sample)', async () => {
+    const id = randomUUID();
+    const res = await open(`${apache!.url}/private/app/stream?id=${id}`, { headers: GOOD });
+    expect(res.statusCode).toBe(200);
+    // The app waits for /release, which the test sends only once "first\n" arrived: without
+    // flushpackets Apache holds it back and this read runs into its bound.
+    expect(await readUntil(res, 'first\n')).toBe('first\n');
+    const release = await get(`/private/app/release?id=${id}`, GOOD);
+    expect(JSON.parse(release.body.toString())).toEqual({ released: true, wasWaiting: true });
+    const rest = await readBody(res);
+    expect(rest.body.toString()).toBe('second\n');
+  });
+
+  it('reuses one daemon connection for the app behind the check (enablereuse=on in the sample)', async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await get('/private/app/conn', GOOD);
+      expect(res.status).toBe(200);
+      seen.push(JSON.parse(res.body.toString()) as Record<string, unknown>);
+    }
+    for (const conn of seen) expect(conn.keepConn).toBe(true);
+    expect(new Set(seen.map((conn) => conn.connectionId)).size).toBe(1);
   });
 
   it('the authz-only "Require <provider>" snippet never reaches the app: 500 (AH00027) even with the good token', async () => {
