@@ -57,23 +57,88 @@ const TOO_LARGE_HEADERS: HeaderList = [
 ];
 const RESOLVED = Promise.resolve();
 
+/** The iterator every plain array has: an array whose own differs goes through the general path. */
+const ARRAY_ITERATOR = Array.prototype[Symbol.iterator];
+
 /**
  * Calls `app` for one request and drives its response into `sink` (docs/spec.md; PEP 3333 "server
  * side"). Never throws: app errors follow the error policy — before headers are sent, a generic 500
  * and a log line; after, the response is cut off with `sink.abort`. The body is closed exactly once.
- * @returns the outcome: `complete`, `failed` (the app erred) or `aborted` (the client went away).
+ * @returns the outcome: `complete`, `failed` (the app erred) or `aborted` (the client went away). A
+ *   sync app that returns an array without `close` (PEP 3333's list of byte strings) and never has
+ *   to wait for the sink is run to the end before `runApp` returns, and the outcome comes as a
+ *   value, not a promise: no promise, no trip through the microtask queue (~1 KB and ~0.5 µs less
+ *   per request in `bench/connection.mjs`). `await` takes either.
  */
-export async function runApp(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Promise<Outcome> {
+export function runApp(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Outcome | Promise<Outcome> {
   const isAborted = options.isAborted ?? (() => environ['tsgi.signal'].aborted);
   const response = new ResponseState(environ, sink, isAborted);
   const startResponse: StartResponse = (status, headers, excInfo) => response.startResponse(status, headers, excInfo);
+  let returned: unknown;
+  try {
+    returned = app(environ, startResponse);
+  } catch (error) {
+    return response.fail(error, options);
+  }
+  if (isPlainArray(returned)) return sendArray(returned, 0, response, sink, options, isAborted);
+  return runBody(returned, environ, sink, options, response, isAborted);
+}
+
+/** An array with the array iterator and nothing to close (looking must not throw: a Proxy's traps may). */
+function isPlainArray(value: unknown): value is Chunk[] {
+  try {
+    return Array.isArray(value) && value[Symbol.iterator] === ARRAY_ITERATOR && !mustClose(value as Body, undefined, true);
+  } catch {
+    return false; // the general path reports it
+  }
+}
+
+/**
+ * Sends `chunks` from index `from` as runBody would iterate them (an array has nothing to close), in
+ * the same turn while the sink takes them; from the first chunk it refuses, after its drain.
+ */
+function sendArray(
+  chunks: Chunk[],
+  from: number,
+  response: ResponseState,
+  sink: ResponseSink,
+  options: DriverOptions,
+  isAborted: () => boolean,
+): Outcome | Promise<Outcome> {
+  try {
+    if (from === 0) response.declareLength(chunks);
+    for (let i = from; i < chunks.length; i++) {
+      if (isAborted()) throw new RequestAbortedError();
+      if (!response.send(chunks[i] as Chunk)) {
+        return sink.drain().then(
+          () => sendArray(chunks, i + 1, response, sink, options, isAborted),
+          (error: unknown) => response.fail(error, options),
+        );
+      }
+    }
+    response.finish();
+    sink.end();
+    return 'complete';
+  } catch (error) {
+    return response.fail(error, options);
+  }
+}
+
+/** The general path: a thenable, an iterable or async iterable, a body with `close`. */
+async function runBody(
+  returned: unknown,
+  environ: Environ,
+  sink: ResponseSink,
+  options: DriverOptions,
+  response: ResponseState,
+  isAborted: () => boolean,
+): Promise<Outcome> {
   let body: Body | undefined;
   let iterator: Iterator<Chunk> | AsyncIterator<Chunk> | undefined;
   let finished = false;
   try {
-    const returned = app(environ, startResponse);
     // A sync app's body needs no trip through the microtask queue.
-    body = isThenable(returned) ? await returned : returned;
+    body = (isThenable(returned) ? await returned : returned) as Body;
     checkBody(body);
     if (Array.isArray(body)) response.declareLength(body as Chunk[]);
     iterator =

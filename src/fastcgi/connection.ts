@@ -58,6 +58,14 @@ export class FastCgiConnection implements RequestHost {
   #closed = false;
   /** No request has begun on this connection yet (while stopping, its first one may still: `shutdown`). */
   #fresh = true;
+  /**
+   * A read is being parsed. A request answered within it (runApp answers a sync app at once) must
+   * not end the connection before the read's later records are seen: a BEGIN_REQUEST among them is
+   * refused with FCGI_OVERLOADED, as when the answer came a turn later.
+   */
+  #parsing = false;
+  /** The connection is to end once the read being parsed is done (see #parsing). */
+  #endAfterParse = false;
   readonly #timeouts: ConnectionTimeouts;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   /** The records the connection sends on its own (refusals, answers), bounded. */
@@ -159,8 +167,9 @@ export class FastCgiConnection implements RequestHost {
     }
     if (next === 'close') this.#closing = true;
     if (this.#requests.size > 0) return;
-    if (this.#closing) this.#end();
-    else this.#timeouts.idleSince(Date.now()); // not from the last byte the request received
+    if (!this.#closing) this.#timeouts.idleSince(Date.now()); // not from the last byte the request received
+    else if (this.#parsing) this.#endAfterParse = true;
+    else this.#end();
   }
 
   /**
@@ -229,10 +238,17 @@ export class FastCgiConnection implements RequestHost {
     // Our side has ended (graceful stop, idle timeout): a request nginx sends on the keep-alive
     // connection meanwhile cannot be answered; it sees the FIN and retries on a new connection.
     if (this.#socket.writableEnded) return;
+    this.#parsing = true;
     try {
       this.#parser.push(chunk);
     } catch (error) {
       this.#drop(error instanceof Error ? error.message : String(error));
+    } finally {
+      this.#parsing = false;
+    }
+    if (this.#endAfterParse) {
+      this.#endAfterParse = false;
+      if (this.#requests.size === 0 && !this.#socket.destroyed) this.#end();
     }
   }
 
@@ -279,6 +295,9 @@ export class FastCgiConnection implements RequestHost {
 
   #begin(id: number, content: Uint8Array): void {
     const { role, flags } = decodeBeginRequestBody(content);
+    // Our side ended while this read was being parsed (a request before it, without
+    // FCGI_KEEP_CONN, was answered at once): as in #onData, a request cannot be answered now.
+    if (this.#socket.writableEnded) return;
     if (this.#requests.has(id)) {
       throw new ProtocolError('FCGI_DUPLICATE_REQUEST', `fastcgi: FCGI_BEGIN_REQUEST for live request ${id}`);
     }

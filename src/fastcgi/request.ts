@@ -2,7 +2,7 @@
 
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { describeError, requestLine } from '../core/describe.js';
-import { runApp } from '../core/driver.js';
+import { runApp, type Outcome } from '../core/driver.js';
 import { buildEnvironFromList } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
 import { LazyAbort } from '../core/lazy-abort.js';
@@ -123,8 +123,11 @@ export class FastCgiRequest implements InputOwner {
     this.#out.fail(error);
   }
 
-  /** Runs the app for this request; never rejects (tsgi's own failures: see #internalError). */
-  async #run(params: ParamList): Promise<void> {
+  /**
+   * Runs the app for this request; never throws (tsgi's own failures: see #internalError). A sync
+   * app with an array body is answered before this returns (runApp).
+   */
+  #run(params: ParamList): void {
     try {
       const environ = this.#environ(params);
       if (environ === undefined) return;
@@ -143,18 +146,24 @@ export class FastCgiRequest implements InputOwner {
       };
       const software = environ.SERVER_SOFTWARE;
       this.resetToCut = typeof software === 'string' && software.startsWith('nginx');
-      const outcome = await runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abort.aborted });
-      if (this.#phase === Phase.Done) {
-        // Aborted, or the connection went away under us: the app is done with the body, so a spool
-        // file it left goes now, not when the garbage collector finds its handle.
-        this.input.discard();
-        return;
-      }
-      if (this.#out.ended) this.#finish(outcome === 'complete' ? 0 : 1);
-      else this.#cutOff();
+      const outcome = runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abort.aborted });
+      if (typeof outcome === 'string') this.#ran(outcome);
+      else outcome.then((ended) => this.#ran(ended)).catch((error: unknown) => this.#internalError(error));
     } catch (error) {
       this.#internalError(error);
     }
+  }
+
+  /** The app is done with the request: end it as the outcome says. */
+  #ran(outcome: Outcome): void {
+    if (this.#phase === Phase.Done) {
+      // Aborted, or the connection went away under us: the app is done with the body, so a spool
+      // file it left goes now, not when the garbage collector finds its handle.
+      this.input.discard();
+      return;
+    }
+    if (this.#out.ended) this.#finish(outcome === 'complete' ? 0 : 1);
+    else this.#cutOff();
   }
 
   /**

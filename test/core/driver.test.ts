@@ -21,6 +21,117 @@ function closable(chunks: string[], onClose: () => void): Body {
   return { [Symbol.iterator]: () => chunks[Symbol.iterator](), close: onClose };
 }
 
+describe('driver: a sync app with an array body (answered before runApp returns)', () => {
+  const environOf = () => testEnviron().environ;
+
+  it('returns the outcome itself, not a promise, with the whole response already in the sink', () => {
+    const { sink, rec } = recordingSink();
+    const outcome = runApp(
+      (_env, start) => {
+        start('200 OK', []);
+        return ['a', 'b'];
+      },
+      environOf(),
+      sink,
+      { log: () => {} },
+    );
+    expect(outcome).toBe('complete');
+    expect(rec.events).toEqual(['start 200 OK', 'write a', 'write b', 'end']);
+    expect(rec.headers).toEqual([['Content-Length', '2']]);
+  });
+
+  it('answers a sync throw with a 500 at once', () => {
+    const { sink, rec } = recordingSink();
+    const logs: string[] = [];
+    const outcome = runApp(
+      () => {
+        throw new Error('boom');
+      },
+      environOf(),
+      sink,
+      { log: (line) => logs.push(line) },
+    );
+    expect(outcome).toBe('failed');
+    expect(rec.status).toBe('500 Internal Server Error');
+    expect(logs.join('')).toContain('boom');
+  });
+
+  it('waits for drain where the sink is full, then sends the rest in order', async () => {
+    const { sink, rec, drainNow } = recordingSink({ writeReturns: false });
+    const outcome = runApp(
+      (_env, start) => {
+        start('200 OK', []);
+        return ['a', 'b', 'c'];
+      },
+      environOf(),
+      sink,
+      { log: () => {} },
+    );
+    expect(outcome).toBeInstanceOf(Promise);
+    expect(rec.events).toEqual(['start 200 OK', 'write a', 'drain']);
+    for (let i = 0; i < 3; i++) {
+      drainNow();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    expect(await outcome).toBe('complete');
+    expect(rec.events).toEqual(['start 200 OK', 'write a', 'drain', 'write b', 'drain', 'write c', 'drain', 'end']);
+  });
+
+  it('ends as aborted when the drain it waits for fails (the client went away)', async () => {
+    const { sink, rec } = recordingSink({ writeReturns: false });
+    sink.drain = () => Promise.reject(new RequestAbortedError());
+    const outcome = runApp(
+      (_env, start) => {
+        start('200 OK', []);
+        return ['a', 'b'];
+      },
+      environOf(),
+      sink,
+      { log: () => {} },
+    );
+    expect(await outcome).toBe('aborted');
+    expect(rec.events).toEqual(['start 200 OK', 'write a', 'abort']);
+  });
+
+  it('leaves an array with its own iterator, or with close(), to the general path', async () => {
+    class Reversed extends Array<string> {
+      override *[Symbol.iterator](): ArrayIterator<string> {
+        for (let i = this.length - 1; i >= 0; i--) yield this[i] as string;
+      }
+    }
+    const reversed = new Reversed();
+    reversed.push('1', '2');
+    const first = recordingSink();
+    const own = runApp(
+      (_env, start) => {
+        start('200 OK', []);
+        return reversed;
+      },
+      environOf(),
+      first.sink,
+      { log: () => {} },
+    );
+    expect(await own).toBe('complete');
+    expect(first.rec.events).toEqual(['start 200 OK', 'write 2', 'write 1', 'end']);
+
+    let closed = 0;
+    const withClose = Object.assign(['x'], { close: () => void closed++ });
+    const second = recordingSink();
+    const outcome = runApp(
+      (_env, start) => {
+        start('200 OK', []);
+        return withClose;
+      },
+      environOf(),
+      second.sink,
+      { log: () => {} },
+    );
+    expect(outcome).toBeInstanceOf(Promise);
+    expect(await outcome).toBe('complete');
+    expect(closed).toBe(1);
+  });
+});
+
 describe('driver: normal responses', () => {
   it('sends an array body with a Content-Length computed from its chunks', async () => {
     const { outcome, rec } = await drive((_env, start) => {
