@@ -22,19 +22,19 @@ function closable(chunks: string[], onClose: () => void): Body {
 }
 
 describe('driver: a sync app with an array body (answered before runApp returns)', () => {
-  const environOf = () => testEnviron().environ;
+  /** runApp for a sync app that starts 200 and returns `body`, into a recording sink. */
+  function answer(body: unknown, sink = recordingSink()) {
+    const logs: string[] = [];
+    const app = ((_env, start) => {
+      start('200 OK', []);
+      return body;
+    }) as App;
+    const outcome = runApp(app, testEnviron().environ, sink.sink, { log: (line) => logs.push(line) });
+    return { outcome, rec: sink.rec, drainNow: sink.drainNow, logs };
+  }
 
   it('returns the outcome itself, not a promise, with the whole response already in the sink', () => {
-    const { sink, rec } = recordingSink();
-    const outcome = runApp(
-      (_env, start) => {
-        start('200 OK', []);
-        return ['a', 'b'];
-      },
-      environOf(),
-      sink,
-      { log: () => {} },
-    );
+    const { outcome, rec } = answer(['a', 'b']);
     expect(outcome).toBe('complete');
     expect(rec.events).toEqual(['start 200 OK', 'write a', 'write b', 'end']);
     expect(rec.headers).toEqual([['Content-Length', '2']]);
@@ -43,30 +43,16 @@ describe('driver: a sync app with an array body (answered before runApp returns)
   it('answers a sync throw with a 500 at once', () => {
     const { sink, rec } = recordingSink();
     const logs: string[] = [];
-    const outcome = runApp(
-      () => {
-        throw new Error('boom');
-      },
-      environOf(),
-      sink,
-      { log: (line) => logs.push(line) },
-    );
-    expect(outcome).toBe('failed');
+    const thrower: App = () => {
+      throw new Error('boom');
+    };
+    expect(runApp(thrower, testEnviron().environ, sink, { log: (line) => logs.push(line) })).toBe('failed');
     expect(rec.status).toBe('500 Internal Server Error');
     expect(logs.join('')).toContain('boom');
   });
 
   it('waits for drain where the sink is full, then sends the rest in order', async () => {
-    const { sink, rec, drainNow } = recordingSink({ writeReturns: false });
-    const outcome = runApp(
-      (_env, start) => {
-        start('200 OK', []);
-        return ['a', 'b', 'c'];
-      },
-      environOf(),
-      sink,
-      { log: () => {} },
-    );
+    const { outcome, rec, drainNow } = answer(['a', 'b', 'c'], recordingSink({ writeReturns: false }));
     expect(outcome).toBeInstanceOf(Promise);
     expect(rec.events).toEqual(['start 200 OK', 'write a', 'drain']);
     for (let i = 0; i < 3; i++) {
@@ -78,17 +64,9 @@ describe('driver: a sync app with an array body (answered before runApp returns)
   });
 
   it('ends as aborted when the drain it waits for fails (the client went away)', async () => {
-    const { sink, rec } = recordingSink({ writeReturns: false });
-    sink.drain = () => Promise.reject(new RequestAbortedError());
-    const outcome = runApp(
-      (_env, start) => {
-        start('200 OK', []);
-        return ['a', 'b'];
-      },
-      environOf(),
-      sink,
-      { log: () => {} },
-    );
+    const sink = recordingSink({ writeReturns: false });
+    sink.sink.drain = () => Promise.reject(new RequestAbortedError());
+    const { outcome, rec } = answer(['a', 'b'], sink);
     expect(await outcome).toBe('aborted');
     expect(rec.events).toEqual(['start 200 OK', 'write a', 'abort']);
   });
@@ -101,33 +79,14 @@ describe('driver: a sync app with an array body (answered before runApp returns)
     }
     const reversed = new Reversed();
     reversed.push('1', '2');
-    const first = recordingSink();
-    const own = runApp(
-      (_env, start) => {
-        start('200 OK', []);
-        return reversed;
-      },
-      environOf(),
-      first.sink,
-      { log: () => {} },
-    );
-    expect(await own).toBe('complete');
-    expect(first.rec.events).toEqual(['start 200 OK', 'write 2', 'write 1', 'end']);
+    const own = answer(reversed);
+    expect(await own.outcome).toBe('complete');
+    expect(own.rec.events).toEqual(['start 200 OK', 'write 2', 'write 1', 'end']);
 
     let closed = 0;
-    const withClose = Object.assign(['x'], { close: () => void closed++ });
-    const second = recordingSink();
-    const outcome = runApp(
-      (_env, start) => {
-        start('200 OK', []);
-        return withClose;
-      },
-      environOf(),
-      second.sink,
-      { log: () => {} },
-    );
-    expect(outcome).toBeInstanceOf(Promise);
-    expect(await outcome).toBe('complete');
+    const withClose = answer(Object.assign(['x'], { close: () => void closed++ }));
+    expect(withClose.outcome).toBeInstanceOf(Promise);
+    expect(await withClose.outcome).toBe('complete');
     expect(closed).toBe(1);
   });
 });
