@@ -85,7 +85,7 @@ export function toFetch(app: App, options: ToFetchOptions = {}): (request: Reque
     }
     return new Promise<Response>((resolve, reject) => {
       const sink = new FetchSink(environ.REQUEST_METHOD, options.highWaterMark ?? 65536, abort, resolve, reject);
-      void Promise.resolve(runApp(app, environ, sink, { log })).finally(() => {
+      void runApp(app, environ, sink, { log }).finally(() => {
         request.signal.removeEventListener('abort', abort);
         body?.stop();
       });

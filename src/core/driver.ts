@@ -64,13 +64,20 @@ const ARRAY_ITERATOR = Array.prototype[Symbol.iterator];
  * Calls `app` for one request and drives its response into `sink` (docs/spec.md; PEP 3333 "server
  * side"). Never throws: app errors follow the error policy — before headers are sent, a generic 500
  * and a log line; after, the response is cut off with `sink.abort`. The body is closed exactly once.
- * @returns the outcome: `complete`, `failed` (the app erred) or `aborted` (the client went away). A
- *   sync app that returns an array without `close` (PEP 3333's list of byte strings) and never has
- *   to wait for the sink is run to the end before `runApp` returns, and the outcome comes as a
- *   value, not a promise: no promise, no trip through the microtask queue (~1 KB and ~0.5 µs less
- *   per request in `bench/connection.mjs`). `await` takes either.
+ * @returns the outcome: `complete`, `failed` (the app erred) or `aborted` (the client went away).
  */
-export function runApp(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Outcome | Promise<Outcome> {
+export async function runApp(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Promise<Outcome> {
+  return runAppNow(app, environ, sink, options);
+}
+
+/**
+ * {@link runApp}, but a sync app that returns a plain array (PEP 3333's list of byte strings: the
+ * array iterator, no async iterator, not a thenable, nothing to close) and never has to wait for
+ * the sink is run to the end before this returns, and the outcome comes as a value, not a promise:
+ * no promise, no trip through the microtask queue (~1 KB and ~0.5 µs less per request in
+ * `bench/connection.mjs`). The FastCGI request uses it; `await` takes either.
+ */
+export function runAppNow(app: App, environ: Environ, sink: ResponseSink, options: DriverOptions): Outcome | Promise<Outcome> {
   const isAborted = options.isAborted ?? (() => environ['tsgi.signal'].aborted);
   const response = new ResponseState(environ, sink, isAborted);
   const startResponse: StartResponse = (status, headers, excInfo) => response.startResponse(status, headers, excInfo);
@@ -84,10 +91,21 @@ export function runApp(app: App, environ: Environ, sink: ResponseSink, options: 
   return runBody(returned, environ, sink, options, response, isAborted);
 }
 
-/** An array with the array iterator and nothing to close (looking must not throw: a Proxy's traps may). */
+/**
+ * An array whose iteration gives its elements in order: the array iterator, and no async iterator
+ * (which the spec says wins). Only then is its length known before the first byte.
+ */
+function iteratesElements(value: unknown): value is Chunk[] {
+  return Array.isArray(value) && value[Symbol.iterator] === ARRAY_ITERATOR && !(Symbol.asyncIterator in value);
+}
+
+/**
+ * An array the fast path may send as the general path would: it iterates its elements, is not a
+ * thenable (which is awaited) and has nothing to close. Looking must not throw: a Proxy's traps may.
+ */
 function isPlainArray(value: unknown): value is Chunk[] {
   try {
-    return Array.isArray(value) && value[Symbol.iterator] === ARRAY_ITERATOR && !mustClose(value as Body, undefined, true);
+    return iteratesElements(value) && !isThenable(value) && !mustClose(value as Body, undefined, true);
   } catch {
     return false; // the general path reports it
   }
@@ -140,7 +158,7 @@ async function runBody(
     // A sync app's body needs no trip through the microtask queue.
     body = (isThenable(returned) ? await returned : returned) as Body;
     checkBody(body);
-    if (Array.isArray(body)) response.declareLength(body as Chunk[]);
+    if (iteratesElements(body)) response.declareLength(body);
     iterator =
       Symbol.asyncIterator in body
         ? (body as AsyncIterable<Chunk>)[Symbol.asyncIterator]()

@@ -64,7 +64,7 @@ export class FastCgiConnection implements RequestHost {
    * refused with FCGI_OVERLOADED, as when the answer came a turn later.
    */
   #parsing = false;
-  /** The connection is to end once the read being parsed is done (see #parsing). */
+  /** The connection is to end once the read being parsed is done (see #parsing; done(), #cut). */
   #endAfterParse = false;
   readonly #timeouts: ConnectionTimeouts;
   #drainWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
@@ -184,9 +184,15 @@ export class FastCgiConnection implements RequestHost {
    */
   #cut(reset: boolean): void {
     const socket = this.#socket;
-    // A unix socket has no reset (resetAndDestroy throws ERR_INVALID_HANDLE_TYPE): close it in order.
+    // A unix socket has no reset (resetAndDestroy throws ERR_INVALID_HANDLE_TYPE): close it in order,
+    // once the read being parsed is (its later records may still queue replies: see #parsing).
     if (!reset || socket.remoteFamily === undefined) {
-      this.#end();
+      if (this.#parsing) {
+        this.#closing = true;
+        this.#endAfterParse = true;
+      } else {
+        this.#end();
+      }
       return;
     }
     this.#closing = true;
@@ -248,7 +254,7 @@ export class FastCgiConnection implements RequestHost {
     }
     if (this.#endAfterParse) {
       this.#endAfterParse = false;
-      if (this.#requests.size === 0 && !this.#socket.destroyed) this.#end();
+      if (!this.#socket.destroyed) this.#end();
     }
   }
 

@@ -2,7 +2,7 @@
 
 import { encodeCgiHead } from '../core/cgi-response.js';
 import { describeError, requestLine } from '../core/describe.js';
-import { runApp, type Outcome } from '../core/driver.js';
+import { runAppNow, type Outcome } from '../core/driver.js';
 import { buildEnvironFromList } from '../core/environ.js';
 import { RequestAbortedError } from '../core/errors.js';
 import { LazyAbort } from '../core/lazy-abort.js';
@@ -125,7 +125,7 @@ export class FastCgiRequest implements InputOwner {
 
   /**
    * Runs the app for this request; never throws (tsgi's own failures: see #internalError). A sync
-   * app with an array body is answered before this returns (runApp).
+   * app with an array body is answered before this returns (runAppNow).
    */
   #run(params: ParamList): void {
     try {
@@ -146,7 +146,7 @@ export class FastCgiRequest implements InputOwner {
       };
       const software = environ.SERVER_SOFTWARE;
       this.resetToCut = typeof software === 'string' && software.startsWith('nginx');
-      const outcome = runApp(host.app, environ, this.#out, { log, isAborted: () => this.#abort.aborted });
+      const outcome = runAppNow(host.app, environ, this.#out, { log, isAborted: () => this.#abort.aborted });
       if (typeof outcome === 'string') this.#ran(outcome);
       else outcome.then((ended) => this.#ran(ended)).catch((error: unknown) => this.#internalError(error));
     } catch (error) {

@@ -1,7 +1,7 @@
 // Tests the driver's state rules and error policy (docs/spec.md; PEP 3333 "start_response", "close").
 
 import { describe, expect, it } from 'vitest';
-import { runApp } from '../../src/core/driver.js';
+import { runApp, runAppNow } from '../../src/core/driver.js';
 import { BodyTooLargeError, RequestAbortedError, TsgiError } from '../../src/core/errors.js';
 import type { App, Body } from '../../src/core/types.js';
 import { recordingSink, testEnviron } from '../helpers/recording-sink.js';
@@ -21,15 +21,15 @@ function closable(chunks: string[], onClose: () => void): Body {
   return { [Symbol.iterator]: () => chunks[Symbol.iterator](), close: onClose };
 }
 
-describe('driver: a sync app with an array body (answered before runApp returns)', () => {
-  /** runApp for a sync app that starts 200 and returns `body`, into a recording sink. */
+describe('driver: runAppNow, a sync app with an array body answered before it returns', () => {
+  /** runAppNow for a sync app that starts 200 and returns `body`, into a recording sink. */
   function answer(body: unknown, sink = recordingSink()) {
     const logs: string[] = [];
     const app = ((_env, start) => {
       start('200 OK', []);
       return body;
     }) as App;
-    const outcome = runApp(app, testEnviron().environ, sink.sink, { log: (line) => logs.push(line) });
+    const outcome = runAppNow(app, testEnviron().environ, sink.sink, { log: (line) => logs.push(line) });
     return { outcome, rec: sink.rec, drainNow: sink.drainNow, logs };
   }
 
@@ -46,7 +46,7 @@ describe('driver: a sync app with an array body (answered before runApp returns)
     const thrower: App = () => {
       throw new Error('boom');
     };
-    expect(runApp(thrower, testEnviron().environ, sink, { log: (line) => logs.push(line) })).toBe('failed');
+    expect(runAppNow(thrower, testEnviron().environ, sink, { log: (line) => logs.push(line) })).toBe('failed');
     expect(rec.status).toBe('500 Internal Server Error');
     expect(logs.join('')).toContain('boom');
   });
@@ -69,6 +69,35 @@ describe('driver: a sync app with an array body (answered before runApp returns)
     const { outcome, rec } = answer(['a', 'b'], sink);
     expect(await outcome).toBe('aborted');
     expect(rec.events).toEqual(['start 200 OK', 'write a', 'abort']);
+  });
+
+  it('runApp, the public one, always returns a promise', async () => {
+    const { sink } = recordingSink();
+    const app: App = (_env, start) => {
+      start('200 OK', []);
+      return ['a'];
+    };
+    const outcome = runApp(app, testEnviron().environ, sink, { log: () => {} });
+    expect(outcome).toBeInstanceOf(Promise);
+    expect(await outcome).toBe('complete');
+  });
+
+  it('leaves an array that is also async iterable, or a thenable, to the general path (spec "The body")', async () => {
+    class Chunks extends Array<string> {
+      async *[Symbol.asyncIterator](): AsyncGenerator<string> {
+        yield 'async';
+      }
+    }
+    const both = new Chunks();
+    both.push('sync');
+    const asyncWins = answer(both);
+    expect(await asyncWins.outcome).toBe('complete');
+    expect(asyncWins.rec.events).toEqual(['start 200 OK', 'write async', 'end']);
+
+    const thenable = Object.assign(['not this'], { then: (resolve: (body: string[]) => void) => resolve(['this']) });
+    const awaited = answer(thenable);
+    expect(await awaited.outcome).toBe('complete');
+    expect(awaited.rec.body.map(String)).toEqual(['this']);
   });
 
   it('leaves an array with its own iterator, or with close(), to the general path', async () => {

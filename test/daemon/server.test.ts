@@ -460,6 +460,30 @@ describe('FastCGI daemon: connections the web server holds on to', () => {
     expect(await Promise.race([closing.then(() => 'closed'), sleep(5000).then(() => 'still waiting')])).toBe('closed');
   });
 
+  it('answers the records after a request cut off within the same read before it closes', async () => {
+    // A sync app is answered while its read is parsed; its cut (a bad chunk after a good one) must
+    // not end the socket before the read's later records are seen: FCGI_GET_VALUES still gets its
+    // answer, and nothing is written after the end.
+    const address = await serve((_env, start) => {
+      start('200 OK', []);
+      return ['ok', 42 as unknown as string];
+    });
+    const conn = await raw(address);
+    conn.socket.write(
+      Buffer.concat([
+        ...beginRequest(1, Role.FCGI_RESPONDER, FCGI_KEEP_CONN),
+        Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, 1, encodeParams(Object.entries(PARAMS)))),
+        Buffer.from(encodeRecord(RecordType.FCGI_PARAMS, 1)),
+        Buffer.from(encodeRecord(RecordType.FCGI_GET_VALUES, 0, encodeParams([['FCGI_MAX_CONNS', '']]))),
+      ]),
+    );
+    await conn.closed;
+    const types = conn.records.map((r) => r.type);
+    expect(types).toContain(RecordType.FCGI_GET_VALUES_RESULT);
+    expect(types).not.toContain(RecordType.FCGI_END_REQUEST); // cut off: no END_REQUEST (spec §5.5)
+    expect(logs.join('')).not.toContain('write after end');
+  });
+
   it('refuses a second request on such a connection with FCGI_OVERLOADED after the first one', async () => {
     const address = await serve(hello);
     const server = servers.at(-1)!;
