@@ -59,7 +59,7 @@ export class FastCgiConnection implements RequestHost {
   /** No request has begun on this connection yet (while stopping, its first one may still: `shutdown`). */
   #fresh = true;
   /**
-   * A read is being parsed. A request answered within it (runApp answers a sync app at once) must
+   * A read is being parsed. A request answered within it (runAppNow answers a sync app at once) must
    * not end the connection before the read's later records are seen: a BEGIN_REQUEST among them is
    * refused with FCGI_OVERLOADED, as when the answer came a turn later.
    */
@@ -301,8 +301,8 @@ export class FastCgiConnection implements RequestHost {
 
   #begin(id: number, content: Uint8Array): void {
     const { role, flags } = decodeBeginRequestBody(content);
-    // Our side ended while this read was being parsed (a request before it, without
-    // FCGI_KEEP_CONN, was answered at once): as in #onData, a request cannot be answered now.
+    // Our side ended while this read was being parsed (an onRequestDone hook that stops the
+    // server, for one): as in #onData, a request cannot be answered now.
     if (this.#socket.writableEnded) return;
     if (this.#requests.has(id)) {
       throw new ProtocolError('FCGI_DUPLICATE_REQUEST', `fastcgi: FCGI_BEGIN_REQUEST for live request ${id}`);
