@@ -56,9 +56,12 @@ export function decodeLength(
   const b3 = bytes[offset]!;
   if ((b3 & 0x80) === 0) return { value: b3, bytesConsumed: 1 };
   if (offset + 4 > bytes.length) return null;
-  const value =
-    (((b3 & 0x7f) << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
-  return { value, bytesConsumed: 4 };
+  return { value: longLength(bytes, offset), bytesConsumed: 4 };
+}
+
+/** The 4-byte form of a length at `offset` (FastCGI spec §3.4), its high bit dropped; the caller checked the 4 bytes are there. */
+function longLength(bytes: Uint8Array, offset: number): number {
+  return (((bytes[offset]! & 0x7f) << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }
 
 function lengthOfLength(n: number): number {
@@ -200,7 +203,7 @@ export function decodeParamList(bytes: Uint8Array): ParamList {
     let nameLength = buf[offset]!;
     if (nameLength > MAX_SHORT_LENGTH) {
       if (offset + 4 > end) throw truncated('name length', filled >> 1, pairStart, 'is cut short');
-      nameLength = (((nameLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+      nameLength = longLength(buf, offset);
       offset += 4;
     } else {
       offset += 1;
@@ -209,7 +212,7 @@ export function decodeParamList(bytes: Uint8Array): ParamList {
     let valueLength = buf[offset]!;
     if (valueLength > MAX_SHORT_LENGTH) {
       if (offset + 4 > end) throw truncated('value length', filled >> 1, pairStart, 'is cut short');
-      valueLength = (((valueLength & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+      valueLength = longLength(buf, offset);
       offset += 4;
     } else {
       offset += 1;
@@ -242,7 +245,7 @@ function countPairs(buf: Buffer, end: number): number {
       const first = buf[offset]!;
       if (first > MAX_SHORT_LENGTH) {
         if (offset + 4 > end) return pairs;
-        lengths += (((first & 0x7f) << 24) | (buf[offset + 1]! << 16) | (buf[offset + 2]! << 8) | buf[offset + 3]!) >>> 0;
+        lengths += longLength(buf, offset);
         offset += 4;
       } else {
         lengths += first;
